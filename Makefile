@@ -1,0 +1,42 @@
+# facplan — set-up and everyday targets. `make demo` and `make test` work on a fresh
+# machine with only Python 3.11: they create .venv and install what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.facplan-installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+## Run the embedded offline demo; writes maps/demo/map.html and the other outputs.
+demo: $(STAMP)
+	$(BIN)/facplan demo --out maps/demo
+
+## Debian's chromium + chromedriver for the real-browser map tests.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check facplan tests benchmarks
+
+## Everything the tests need, then the whole suite (pytest's exit 5, no tests, fails).
+test: $(STAMP) browser lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) maps/demo data/demo .pytest_cache

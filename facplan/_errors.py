@@ -1,0 +1,63 @@
+"""Errors and warnings that users see.
+
+`InputError` is raised for inputs that cannot be right (DESIGN, *Semantics*): the
+message names the file, the key or field and the offending rows. The CLI prints it as
+one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["InputError", "FacplanWarning", "format_rows"]
+
+
+def format_rows(rows: Sequence[object], *, limit: int = 5) -> str:
+    """Return ``"rows 3, 7, 9"`` or ``"rows 3, 7, 9, 11, 12 and 40 more"``."""
+    rows = list(rows)
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = len(rows) - limit
+    word = "row" if len(rows) == 1 else "rows"
+    return f"{word} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+class InputError(ValueError):
+    """An input that cannot be right.
+
+    Parameters
+    ----------
+    message
+        What is wrong and, where useful, what to do about it.
+    file
+        The file (or scenario key for inline values) at fault.
+    field
+        The scenario key or data field at fault.
+    rows
+        Offending row numbers (0-based positions in the file) or ids.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        field: str | None = None,
+        rows: Sequence[object] | None = None,
+    ) -> None:
+        self.file = file
+        self.field = field
+        self.rows = list(rows) if rows is not None else None
+        parts = []
+        if file:
+            parts.append(str(file))
+        if field:
+            parts.append(f"field '{field}'")
+        if self.rows:
+            parts.append(format_rows(self.rows))
+        prefix = ": ".join([", ".join(parts)]) if parts else ""
+        self.message = message
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class FacplanWarning(UserWarning):
+    """A partial problem that real data always has; the run completes and counts it."""

@@ -1,0 +1,101 @@
+"""The study area: population cells clipped to the communities.
+
+DESIGN, *Semantics*: cells are clipped to the communities when they are given (split by
+area when they cross a boundary), else all valid cells count.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = ["clip_to_communities", "cell_points"]
+
+
+def clip_to_communities(
+    cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """Assign cells to communities, splitting polygons that cross a boundary.
+
+    Parameters
+    ----------
+    cells
+        ``cell_id``, ``population`` (+ optional group columns), points or polygons, in the
+        scenario's projected CRS.
+    communities
+        ``community_id``, ``name``, polygons in the same CRS, or None.
+
+    Returns
+    -------
+    cells : geopandas.GeoDataFrame
+        The same columns plus ``community_id`` (None without communities). A polygon cell
+        split across k communities becomes k cells with ids ``<cell_id>/<community_id>``
+        and population shared by area. Points take the community that contains them
+        (the lowest community id on a shared border).
+    dropped : dict
+        ``cells`` and ``population`` outside every community (left out of the study area).
+    """
+    cells = cells.copy()
+    if communities is None:
+        cells["community_id"] = None
+        return cells.reset_index(drop=True), {"cells": 0, "population": 0.0}
+    comm = communities[["community_id", "geometry"]].sort_values("community_id")
+    geom = cells.geometry.values
+    is_poly = np.asarray(shapely.get_type_id(geom) >= 3) & np.asarray(
+        shapely.get_type_id(geom) != 4
+    )
+    extra = [c for c in cells.columns if c not in ("cell_id", "population", "geometry")]
+    out_parts = []
+    dropped_cells = 0
+    dropped_pop = 0.0
+
+    pts = cells[~is_poly]
+    if len(pts):
+        joined = gpd.sjoin(pts, comm, how="left", predicate="intersects")
+        joined = joined.sort_values(["cell_id", "community_id"], na_position="last")
+        joined = joined[~joined.index.duplicated(keep="first")].drop(columns="index_right")
+        outside = joined["community_id"].isna().to_numpy()
+        dropped_cells += int(outside.sum())
+        dropped_pop += float(joined.loc[outside, "population"].sum())
+        out_parts.append(joined[~outside])
+
+    polys = cells[is_poly]
+    if len(polys):
+        area = polys.geometry.area.to_numpy()
+        polys = polys.assign(_area=area, _order=np.arange(len(polys)))
+        inter = gpd.overlay(polys, comm, how="intersection", keep_geom_type=True)
+        inter = inter[inter.geometry.area > 0]
+        share = inter.geometry.area.to_numpy() / inter["_area"].to_numpy()
+        inter["population"] = inter["population"].to_numpy() * share
+        for col in extra:
+            if pd.api.types.is_numeric_dtype(inter[col]):
+                inter[col] = inter[col].to_numpy() * share
+        n_parts = inter.groupby("cell_id")["cell_id"].transform("size").to_numpy()
+        inter["cell_id"] = np.where(
+            n_parts > 1,
+            inter["cell_id"].astype(str) + "/" + inter["community_id"].astype(str),
+            inter["cell_id"],
+        )
+        inside = inter.groupby("_order")["population"].sum()
+        lost = polys.set_index("_order")["population"].sub(inside, fill_value=0.0)
+        dropped_pop += float(lost.clip(lower=0).sum())
+        dropped_cells += int((~polys["_order"].isin(inter["_order"])).sum())
+        inter = inter.sort_values(["_order", "community_id"]).drop(columns=["_order", "_area"])
+        out_parts.append(inter)
+
+    out = pd.concat(out_parts, ignore_index=True) if out_parts else cells.iloc[:0]
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=cells.crs)
+    cols = ["cell_id", "population", *extra, "community_id", "geometry"]
+    return out[cols].reset_index(drop=True), {
+        "cells": dropped_cells,
+        "population": round(dropped_pop, 6),
+    }
+
+
+def cell_points(geom: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+    """x, y where a cell or site enters the network: the point itself, or the polygon's
+    ``representative_point()`` (inside the polygon, unlike a centroid of a concave one)."""
+    pts = shapely.point_on_surface(geom.values)
+    return shapely.get_x(pts), shapely.get_y(pts)

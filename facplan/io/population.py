@@ -1,0 +1,85 @@
+"""Population cells: vector grids (polygons), points, and CSV points."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from facplan._errors import InputError
+from facplan.io.vector import ids_from, numeric_field, read_vector, require_fields
+from facplan.scenario import PopulationSpec
+
+__all__ = ["read_population"]
+
+
+def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
+    """Read population cells.
+
+    Parameters
+    ----------
+    spec
+        The scenario's ``population`` entry.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id`` (str), ``population`` (float, people), geometry (points or polygons)
+        in the file's own CRS (EPSG:4326 for CSV unless ``crs`` is given).
+
+    Raises
+    ------
+    InputError
+        Missing fields, non-numeric, NaN, infinite or negative population, duplicate ids,
+        coordinates out of range.
+    """
+    path = spec.path
+    where = str(path)
+    if path.suffix.lower() in (".csv", ".txt"):
+        gdf = _read_csv_points(spec)
+    else:
+        gdf = read_vector(path, layer=spec.layer, key="population.path")
+        require_fields(
+            gdf, {"population.field": spec.field, "population.id_field": spec.id_field}, where
+        )
+    pop = numeric_field(gdf, spec.field, where)
+    ids = ids_from(gdf, spec.id_field, "population", where)
+    out = gpd.GeoDataFrame(
+        {"cell_id": pd.array(ids, dtype=object), "population": pop},
+        geometry=gdf.geometry.values,
+        crs=gdf.crs,
+    )
+    return out
+
+
+def _read_csv_points(spec: PopulationSpec) -> gpd.GeoDataFrame:
+    where = str(spec.path)
+    try:
+        df = pd.read_csv(spec.path)
+    except Exception as exc:
+        raise InputError(f"cannot read this CSV file ({exc})", file=where) from None
+    if len(df) == 0:
+        raise InputError("the file has no rows", file=where)
+    lon, lat = spec.lon or "lon", spec.lat or "lat"
+    require_fields(
+        df,
+        {
+            "population.lon": lon,
+            "population.lat": lat,
+            "population.field": spec.field,
+            "population.id_field": spec.id_field,
+        },
+        where,
+    )
+    x = numeric_field(df, lon, where, allow_negative=True)
+    y = numeric_field(df, lat, where, allow_negative=True)
+    crs = spec.crs if spec.crs is not None else "EPSG:4326"
+    if str(crs).upper() in ("EPSG:4326", "4326"):
+        bad = (np.abs(x) > 180) | (np.abs(y) > 90)
+        if bad.any():
+            raise InputError(
+                f"{int(bad.sum())} points have longitude/latitude out of range; are '{lon}' "
+                f"and '{lat}' swapped or not in degrees (set population.crs)?",
+                file=where, field=f"{lon}/{lat}", rows=(np.flatnonzero(bad) + 1).tolist(),
+            )
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs=crs)

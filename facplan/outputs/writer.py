@@ -1,0 +1,67 @@
+"""Write a run's outputs (DESIGN.md, *Outputs*) into a folder, atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from facplan.io.atomic import atomic_output_dir
+from facplan.outputs.geojson import write_csv, write_geojson, write_json
+
+if TYPE_CHECKING:
+    from facplan.pipeline import Result
+
+__all__ = ["write_result", "build_result_map"]
+
+SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id"]
+CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
+
+
+def build_result_map(result: Result) -> Any:
+    """The folium map of a result (see :mod:`facplan.outputs.map`)."""
+    from facplan.outputs.map import build_map
+
+    spec = result.scenario.map
+    dist_cols = [c for c in result.demand.columns if c.startswith("dist_")]
+    fac = result.facilities[["facility_id", "kind", "tier", "geometry"]]
+    return build_map(
+        demand=result.demand.to_crs(4326),
+        dist_columns=dist_cols,
+        communities=None if result.communities is None
+        else result.communities[["community_id", "name", "geometry"]].to_crs(4326),
+        facilities=fac.to_crs(4326),
+        sites=result.sites[[*SITE_COLUMNS, "geometry"]].to_crs(4326),
+        catchments=result.catchments.to_crs(4326),
+        exclusions=None,
+        thresholds=result.thresholds,
+        title=result.scenario.name,
+        lang=spec.lang,
+        tiles=spec.tiles,
+        assets=spec.assets,
+        max_cells=spec.max_cells,
+    )
+
+
+def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
+    """Write every output of ``result`` into ``out``; nothing appears unless all succeed.
+
+    Files: ``summary.json``, ``demand.geojson``, ``sites.geojson``,
+    ``candidates.geojson`` (when candidates are given), ``communities.geojson`` and
+    ``communities.csv`` (when communities are given), ``map.html``. GeoJSON is EPSG:4326.
+    """
+    from facplan.outputs.map import write_map
+
+    m = build_result_map(result)
+    with atomic_output_dir(out, force=force) as tmp:
+        write_json(tmp / "summary.json", result.summary)
+        write_geojson(tmp / "demand.geojson", result.demand)
+        write_geojson(tmp / "sites.geojson", result.sites[[*SITE_COLUMNS, "geometry"]])
+        if result.candidates is not None:
+            write_geojson(
+                tmp / "candidates.geojson", result.candidates[[*CANDIDATE_COLUMNS, "geometry"]]
+            )
+        if result.communities is not None:
+            write_geojson(tmp / "communities.geojson", result.communities)
+            write_csv(tmp / "communities.csv", result.communities)
+        write_map(tmp / "map.html", m, assets=result.scenario.map.assets)
+    return Path(out)

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+
+from facplan import InputError, load_scenario
+from facplan.scenario import scenario_from_dict
+from facplan.testing import write_scenario
+
+
+def test_paths_resolve_relative_to_yaml(city):
+    folder, data = city
+    path = write_scenario(folder, data)
+    sc = load_scenario(path)
+    assert sc.population.path == folder / "population.gpkg"
+    assert sc.network.graphml == folder / "walk.graphml"
+    assert sc.snap == "node" and sc.crs == 32635
+
+
+def test_unknown_key_is_named(city):
+    folder, data = city
+    data["optimize"][0]["sitez"] = 3
+    with pytest.raises(InputError, match=r"unknown key 'optimize\.0\.sitez'"):
+        load_scenario(write_scenario(folder, data))
+
+
+def test_every_problem_reported_at_once(city):
+    folder, data = city
+    data["snap"] = "nearest"
+    data["colour"] = "red"
+    with pytest.raises(InputError) as exc:
+        load_scenario(write_scenario(folder, data))
+    msg = str(exc.value)
+    assert "2 problems" in msg and "'snap'" in msg and "unknown key 'colour'" in msg
+
+
+def test_malformed_yaml_names_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: x\npopulation: {path: a.csv\nnetwork: 3\n")
+    with pytest.raises(InputError, match=r"bad\.yaml.*not valid YAML at line"):
+        load_scenario(p)
+
+
+def test_missing_file_named(city):
+    folder, data = city
+    data["population"]["path"] = "nope.gpkg"
+    with pytest.raises(InputError, match=r"population\.path.*file not found.*nope\.gpkg"):
+        load_scenario(write_scenario(folder, data))
+
+
+def test_sites_and_budget_together(city):
+    folder, data = city
+    data["optimize"][0]["budget"] = 10.0
+    with pytest.raises(InputError, match="'sites' or 'budget', not both"):
+        load_scenario(write_scenario(folder, data))
+
+
+@pytest.mark.parametrize("sites", [-1, "many"])
+def test_bad_site_count(city, sites):
+    folder, data = city
+    data["optimize"][0]["sites"] = sites
+    with pytest.raises(InputError, match=r"optimize\.0\.sites"):
+        load_scenario(write_scenario(folder, data))
+
+
+def test_unknown_tier_and_model(city):
+    folder, data = city
+    data["optimize"][0]["tier"] = "mega"
+    data["optimize"].append({"kind": "sports_park", "tier": "compound", "model": "magic", "sites": 1})
+    with pytest.raises(InputError) as exc:
+        load_scenario(write_scenario(folder, data))
+    assert "optimize.1.model" in str(exc.value)
+    data["optimize"].pop()
+    with pytest.raises(InputError, match="has no tier 'mega'"):
+        load_scenario(write_scenario(folder, data))
+
+
+def test_crs_forms(city):
+    folder, data = city
+    for value, expected in [("auto", "auto"), ("EPSG:4547", 4547), (32650, 32650)]:
+        data["crs"] = value
+        assert scenario_from_dict(data, base_dir=folder).crs == expected
+    data["crs"] = "web mercator"
+    with pytest.raises(InputError, match="key 'crs'"):
+        scenario_from_dict(data, base_dir=folder)
+
+
+def test_standard_overrides_minutes(city):
+    folder, data = city
+    data["walk_speed_m_s"] = 0.8
+    data["standards"] = {"sports_park": {"community": {"walk_min": 10}}}
+    sc = scenario_from_dict(data, base_dir=folder)
+    assert sc.resolved_standards()["sports_park"]["community"].walk_m == pytest.approx(480.0)
+    assert sc.resolved_standards()["sports_park"]["district"].walk_m == 1000.0
+
+
+def test_empty_file(tmp_path: Path):
+    p = tmp_path / "e.yaml"
+    p.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        load_scenario(p)
