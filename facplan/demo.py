@@ -482,7 +482,7 @@ def _communities(
         keep_names.append(name)
         notes.append(
             f"approximate: Voronoi area around the OSM place node '{name}', clipped to "
-            "the walking network's area"
+            "the study area (walking network and population cells)"
             if from_places
             else "approximate: Voronoi area around a k-means centre of residential "
             "buildings (too few OSM place nodes)"

@@ -1,0 +1,109 @@
+"""Generated candidate sites, for when a planner has no list of sites yet.
+
+:func:`kmeans_candidates` places ``n`` candidates where people are: at the centres of a
+population-weighted k-means of the cells. These are *locations to look at*, not land
+that is available: they have no cost and no area, so they suit ``sites:`` models rather
+than budgets or minimum-area checks.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+from pyproj import CRS
+
+from facplan._errors import InputError
+from facplan.cells import cell_points
+from facplan.io.vector import numeric_field, require_fields
+
+__all__ = ["kmeans_candidates", "KMEANS_N_INIT"]
+
+#: k-means restarts (the best inertia is kept); fixed so results depend only on ``seed``.
+KMEANS_N_INIT = 10
+
+
+def kmeans_candidates(
+    cells: gpd.GeoDataFrame, n: int, *, seed: int = 0, kind: str = "sports_park"
+) -> gpd.GeoDataFrame:
+    """``n`` candidate sites at the centres of a population-weighted k-means.
+
+    Parameters
+    ----------
+    cells
+        Population cells (``population`` column; points or polygons) in a projected CRS
+        (metres). Polygons count at their ``representative_point()``, as they do
+        everywhere in facplan. Cells with no people are ignored.
+    n
+        Number of candidates (clusters), at least 1 and at most the number of distinct
+        populated cell locations.
+    seed
+        Random state of the k-means initialisation (``k-means++``, ``KMEANS_N_INIT``
+        restarts); the same inputs and seed give the same sites.
+    kind
+        Facility kind given to every candidate.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id`` (``kmeans-0`` … in order of x, then y, in the cells' CRS), ``kind``,
+        ``tier`` (""), ``cost`` (0.0), ``area_m2`` (NaN), ``source`` (``"kmeans"``),
+        ``population`` (people in the cluster), point geometry in EPSG:4326. Each point
+        is exactly the population-weighted mean of the cells assigned to its cluster
+        (the centres are recomputed from the final assignment), so it may fall in a
+        river or a courtyard: check the sites before relying on them.
+
+    Raises
+    ------
+    InputError
+        No CRS or a geographic one; missing, NaN, infinite or negative population;
+        ``n`` < 1 or more than the distinct populated locations.
+    """
+    from sklearn.cluster import KMeans
+
+    where = "population"
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise InputError(f"the number of k-means candidates must be a whole number ≥ 1, got {n!r}",
+                         field="n")
+    if cells.crs is None:
+        raise InputError("the cells have no CRS", file=where)
+    crs = CRS.from_user_input(cells.crs)
+    if not crs.is_projected:
+        raise InputError(
+            f"k-means needs cells in a projected CRS (metres), got {crs.name}", file=where
+        )
+    require_fields(cells, {"population.field": "population"}, where)
+    pop = numeric_field(cells, "population", where)
+    x, y = cell_points(cells.geometry)
+    keep = pop > 0
+    xy = np.column_stack([x[keep], y[keep]])
+    w = pop[keep]
+    distinct = len(np.unique(xy, axis=0)) if len(xy) else 0
+    if n > distinct:
+        raise InputError(
+            f"asked for {n} k-means candidates but there are only {distinct} distinct "
+            f"populated cell locations ({len(cells)} cells)",
+            field="n",
+        )
+    # tol=0: iterate until the assignment no longer changes (a true Lloyd fixed point)
+    km = KMeans(n_clusters=int(n), n_init=KMEANS_N_INIT, random_state=seed, tol=0.0).fit(
+        xy, sample_weight=w
+    )
+    labels = km.labels_
+    mass = np.bincount(labels, weights=w, minlength=n)
+    cx = np.bincount(labels, weights=w * xy[:, 0], minlength=n) / mass
+    cy = np.bincount(labels, weights=w * xy[:, 1], minlength=n) / mass
+    order = np.lexsort((cy, cx))
+    pts = gpd.GeoSeries(gpd.points_from_xy(cx[order], cy[order]), crs=crs).to_crs(4326)
+    return gpd.GeoDataFrame(
+        {
+            "site_id": [f"kmeans-{i}" for i in range(n)],
+            "kind": kind,
+            "tier": "",
+            "cost": 0.0,
+            "area_m2": np.nan,
+            "source": "kmeans",
+            "population": mass[order],
+        },
+        geometry=pts.values,
+        crs=4326,
+    )

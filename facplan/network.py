@@ -1,0 +1,808 @@
+"""The walking network as compact arrays, and attaching points (cells, sites) to it.
+
+A :class:`Graph` is an undirected graph in CSR form (``indptr``, ``indices``,
+``length_m``) with node coordinates in a projected CRS (metres). Readers build it from an
+OSM PBF (:func:`read_pbf`, the raw graph: every OSM node of a walkable way) or an osmnx
+GraphML file (:func:`read_graphml`).
+
+:func:`attach_points` implements DESIGN's pinned distance definition by augmenting the
+graph: every point gets its own leaf node joined by one straight connector edge to its
+snap target (the nearest node, or its projection onto the nearest edge). The distance
+between two points is then the plain shortest path between their leaf nodes, which
+:mod:`facplan.distances` computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from facplan._errors import InputError
+
+__all__ = [
+    "Graph",
+    "Attached",
+    "graph_from_edges",
+    "read_pbf",
+    "read_graphml",
+    "components",
+    "attach_points",
+]
+
+#: A projection closer than this to an edge's end (metres, along the edge) uses the end node.
+ENDPOINT_TOL_M = 1e-9
+
+#: Half-side (metres) of the largest search box of edge snapping before falling back to
+#: GEOS's nearest-neighbour query (bounds memory for points far from any street).
+_BOX_M = 100.0
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """Undirected walking graph as compact arrays, coordinates in a projected CRS (metres).
+
+    Attributes
+    ----------
+    indptr
+        int64 (V+1,) CSR row pointers; every undirected edge is stored both ways.
+    indices
+        int32 (2E,) neighbour node of each CSR entry.
+    length_m
+        float64 (2E,) edge length of each CSR entry, metres (zero-length edges allowed).
+    x, y
+        float64 (V,) node coordinates in ``crs``, metres.
+    node_id
+        int64 (V,) original node ids (OSM ids); ``-1`` for nodes added by
+        :func:`attach_points`.
+    edge_u, edge_v
+        int32 (E,) the undirected edge list (node indices; ``u < v`` is not required).
+    edge_length_m
+        float64 (E,) length of each undirected edge, metres.
+    crs
+        The projected CRS of ``x``/``y``, e.g. ``"EPSG:32635"``.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    length_m: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    node_id: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_m: np.ndarray
+    crs: str
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes V."""
+        return int(len(self.indptr) - 1)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges E."""
+        return int(len(self.edge_u))
+
+    def to_csr(self) -> sp.csr_matrix:
+        """The symmetric (V, V) adjacency matrix with edge lengths in metres.
+
+        Zero-length edges are kept as explicit zeros (do not call ``eliminate_zeros``
+        before handing it to a shortest-path routine).
+        """
+        v = self.n_nodes
+        return sp.csr_matrix((self.length_m, self.indices, self.indptr), shape=(v, v))
+
+
+@dataclass(frozen=True, eq=False)
+class Attached:
+    """Points attached to a graph by :func:`attach_points`.
+
+    Attributes
+    ----------
+    graph
+        The augmented graph: the original nodes first, in the same order, then one leaf
+        node per snapped point, then the projection nodes on split edges.
+    node
+        int64 (P,) index in ``graph`` of each point's own leaf node; ``-1`` when the point
+        could not be snapped (farther than ``max_snap_m`` from every eligible target, or
+        non-finite coordinates).
+    snap_m
+        float64 (P,) straight-line connector length in metres; NaN when not snapped.
+    """
+
+    graph: Graph
+    node: np.ndarray
+    snap_m: np.ndarray
+
+    @property
+    def n_unsnapped(self) -> int:
+        """Number of points that could not be snapped."""
+        return int(np.count_nonzero(self.node < 0))
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _projected_crs(crs: Any) -> str:
+    """Return ``crs`` as a string, or raise when it is not a projected (metre) CRS."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        parsed = CRS.from_user_input(crs)
+    except CRSError:
+        raise InputError(f"unknown CRS {crs!r}", field="crs") from None
+    if not parsed.is_projected:
+        raise InputError(
+            f"CRS {crs!r} is geographic (degrees), but the network needs a projected CRS "
+            "in metres",
+            field="crs",
+        )
+    return crs if isinstance(crs, str) else parsed.to_string()
+
+
+def _from_index_edges(
+    n_nodes: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    length_m: np.ndarray,
+    *,
+    x: np.ndarray,
+    y: np.ndarray,
+    node_id: np.ndarray,
+    crs: str,
+) -> Graph:
+    """Assemble a :class:`Graph` from an undirected edge list given as node indices."""
+    if n_nodes >= 2**31 - 1:
+        raise ValueError(f"graphs above 2**31 - 1 nodes are not supported (got {n_nodes})")
+    u = np.asarray(u, dtype=np.int32)
+    v = np.asarray(v, dtype=np.int32)
+    length_m = np.asarray(length_m, dtype=np.float64)
+    src = np.concatenate([u, v])
+    dst = np.concatenate([v, u])
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n_nodes), out=indptr[1:])
+    return Graph(
+        indptr=indptr,
+        indices=np.ascontiguousarray(dst[order], dtype=np.int32),
+        length_m=np.ascontiguousarray(np.concatenate([length_m, length_m])[order]),
+        x=np.ascontiguousarray(x, dtype=np.float64),
+        y=np.ascontiguousarray(y, dtype=np.float64),
+        node_id=np.ascontiguousarray(node_id, dtype=np.int64),
+        edge_u=u,
+        edge_v=v,
+        edge_length_m=length_m,
+        crs=crs,
+    )
+
+
+def graph_from_edges(
+    u: np.ndarray,
+    v: np.ndarray,
+    length_m: np.ndarray,
+    *,
+    node_id: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    crs: str,
+) -> Graph:
+    """Build an undirected :class:`Graph` from an edge list keyed by node ids.
+
+    Self loops are dropped; of parallel edges (either direction) the shortest is kept;
+    nodes that are on no edge are dropped. The remaining nodes keep the order they have in
+    ``node_id``.
+
+    Parameters
+    ----------
+    u, v
+        (E,) end node ids of each edge, in the same id space as ``node_id``.
+    length_m
+        (E,) edge lengths in metres; must be finite and ≥ 0.
+    node_id
+        (N,) unique node ids.
+    x, y
+        (N,) node coordinates in ``crs``, metres.
+    crs
+        A projected CRS (anything :class:`pyproj.CRS` accepts).
+
+    Returns
+    -------
+    Graph
+
+    Raises
+    ------
+    InputError
+        Duplicate node ids, edges naming unknown nodes, or lengths that are negative, NaN
+        or infinite (the rows are the edge positions).
+    """
+    crs = _projected_crs(crs)
+    u = np.asarray(u).ravel()
+    v = np.asarray(v).ravel()
+    length_m = np.asarray(length_m, dtype=np.float64).ravel()
+    node_id = np.asarray(node_id).ravel()
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if not (len(u) == len(v) == len(length_m)):
+        raise ValueError(
+            f"u, v and length_m must have the same length (got {len(u)}, {len(v)}, "
+            f"{len(length_m)})"
+        )
+    if not (len(node_id) == len(x) == len(y)):
+        raise ValueError(
+            f"node_id, x and y must have the same length (got {len(node_id)}, {len(x)}, "
+            f"{len(y)})"
+        )
+    bad = np.flatnonzero(~(np.isfinite(length_m) & (length_m >= 0)))
+    if len(bad):
+        raise InputError(
+            f"{len(bad)} edges have a negative, NaN or infinite length (metres)",
+            field="length",
+            rows=bad.tolist(),
+        )
+    order = np.argsort(node_id, kind="stable")
+    sorted_ids = node_id[order]
+    dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
+    if len(dup):
+        raise InputError(
+            f"{len(dup)} duplicate node ids, e.g. {sorted_ids[dup[:3]].tolist()}",
+            field="node_id",
+        )
+    iu = _lookup(sorted_ids, order, u)
+    iv = _lookup(sorted_ids, order, v)
+    missing = np.flatnonzero((iu < 0) | (iv < 0))
+    if len(missing):
+        raise InputError(
+            f"{len(missing)} edges refer to node ids that are not among the nodes",
+            field="u/v",
+            rows=missing.tolist(),
+        )
+    keep = iu != iv
+    iu, iv, w = iu[keep], iv[keep], length_m[keep]
+    # parallel edges: keep the shortest of each unordered pair
+    a = np.minimum(iu, iv)
+    b = np.maximum(iu, iv)
+    srt = np.lexsort((w, b, a))
+    a, b, w = a[srt], b[srt], w[srt]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b, w = a[first], b[first], w[first]
+    # drop nodes on no edge; renumber keeping the input order
+    used = np.zeros(len(node_id), dtype=bool)
+    used[a] = True
+    used[b] = True
+    new_index = np.cumsum(used) - 1
+    return _from_index_edges(
+        int(used.sum()),
+        new_index[a],
+        new_index[b],
+        w,
+        x=x[used],
+        y=y[used],
+        node_id=node_id[used].astype(np.int64),
+        crs=crs,
+    )
+
+
+def _lookup(sorted_ids: np.ndarray, order: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Positions of ``ids`` in the unsorted id array (``-1`` when absent)."""
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    pos = np.searchsorted(sorted_ids, ids)
+    pos = np.minimum(pos, len(sorted_ids) - 1)
+    found = sorted_ids[pos] == ids
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _check_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("the network file does not exist", file=str(path))
+    return path
+
+
+def _with_file(err: InputError, path: Path) -> InputError:
+    return InputError(err.message, file=str(path), field=err.field, rows=err.rows)
+
+
+def _project_lonlat(lon: np.ndarray, lat: np.ndarray, src: Any, crs: str):
+    from pyproj import Transformer
+
+    transformer = Transformer.from_crs(src, crs, always_xy=True)
+    x, y = transformer.transform(np.asarray(lon, float), np.asarray(lat, float))
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def read_pbf(path: str | Path, *, crs: str) -> Graph:
+    """Read the raw walking graph of an OSM PBF file.
+
+    Uses ``pyrosm.OSM(path).get_network(network_type="walking", nodes=True)``: every OSM
+    node of a walkable way is a graph node and every edge is the straight segment between
+    two consecutive nodes of a way, with pyrosm's ``length`` column (metres, great-circle)
+    as its length. Node lon/lat are projected to ``crs`` with pyproj.
+
+    Parameters
+    ----------
+    path
+        The ``.osm.pbf`` file.
+    crs
+        The projected CRS to put node coordinates in (metres).
+
+    Returns
+    -------
+    Graph
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, or holds no walkable way (the message names
+        the file).
+    """
+    crs = _projected_crs(crs)
+    path = _check_file(path)
+    import inspect
+
+    from pyrosm import OSM
+
+    # quiet and lean where this pyrosm supports it (the pipeline times its own stages)
+    params = inspect.signature(OSM.__init__).parameters
+    options = {k: False for k in ("keep_metadata", "progress") if k in params}
+    try:
+        nodes, edges = OSM(str(path), **options).get_network(
+            network_type="walking", nodes=True
+        )
+    except InputError:
+        raise
+    except Exception as exc:  # pyrosm raises assorted errors on bad files
+        raise InputError(f"cannot read the file as an OSM PBF: {exc}", file=str(path)) from exc
+    if nodes is None or edges is None or len(edges) == 0 or len(nodes) == 0:
+        raise InputError("the file holds no walkable way (empty walking network)", file=str(path))
+    x, y = _project_lonlat(nodes["lon"].to_numpy(), nodes["lat"].to_numpy(), "EPSG:4326", crs)
+    try:
+        graph = graph_from_edges(
+            edges["u"].to_numpy(),
+            edges["v"].to_numpy(),
+            edges["length"].to_numpy(dtype=np.float64),  # metres, not geometry.length
+            node_id=nodes["id"].to_numpy(dtype=np.int64),
+            x=x,
+            y=y,
+            crs=crs,
+        )
+    except InputError as err:
+        raise _with_file(err, path) from None
+    if graph.n_edges == 0:
+        raise InputError("the file holds no walkable way (empty walking network)", file=str(path))
+    return graph
+
+
+def read_graphml(path: str | Path, *, crs: str) -> Graph:
+    """Read an osmnx GraphML file as an undirected walking graph.
+
+    The file is read with ``osmnx.load_graphml``. Node ``x``/``y`` are in the graph's
+    ``crs`` attribute (lon/lat when it is geographic, as osmnx writes unprojected graphs;
+    EPSG:4326 is assumed when the attribute is missing and the values fit lon/lat) and are
+    projected to ``crs``. Every edge needs a ``length`` attribute in metres.
+
+    Directed graphs become undirected (walking goes both ways); of parallel edges the
+    shortest is kept. An edge with a ``geometry`` (a simplified osmnx graph) is kept as a
+    straight u–v edge of its given ``length``: network distances between nodes stay
+    exact, but ``snap="edge"`` then projects points onto the straight chord, not onto the
+    curved street (use an unsimplified graph for exact edge snapping). Node ids that are
+    not integers are replaced by their position in the file.
+
+    Parameters
+    ----------
+    path
+        The ``.graphml`` file.
+    crs
+        The projected CRS to put node coordinates in (metres).
+
+    Returns
+    -------
+    Graph
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, empty, or lacks node coordinates or edge lengths.
+    """
+    crs = _projected_crs(crs)
+    path = _check_file(path)
+    import osmnx
+
+    try:
+        try:
+            g = osmnx.load_graphml(path)
+            int_ids = True
+        except (ValueError, TypeError):
+            g = osmnx.load_graphml(path, node_dtypes={"osmid": str})
+            int_ids = False
+    except Exception as exc:
+        raise InputError(f"cannot read the file as GraphML: {exc}", file=str(path)) from exc
+    if g.number_of_nodes() == 0 or g.number_of_edges() == 0:
+        raise InputError("the GraphML graph has no nodes or no edges", file=str(path))
+
+    keys = list(g.nodes)
+    try:
+        nx_ = np.array([float(d["x"]) for _, d in g.nodes(data=True)])
+        ny_ = np.array([float(d["y"]) for _, d in g.nodes(data=True)])
+    except (KeyError, TypeError, ValueError):
+        raise InputError(
+            "every node needs numeric 'x' and 'y' attributes", file=str(path), field="x/y"
+        ) from None
+    src_crs = g.graph.get("crs")
+    if src_crs is None:
+        if np.all(np.abs(nx_) <= 180) and np.all(np.abs(ny_) <= 90):
+            src_crs = "EPSG:4326"
+        else:
+            raise InputError(
+                "the graph has no 'crs' attribute and its x/y are not lon/lat",
+                file=str(path),
+                field="crs",
+            )
+    x, y = _project_lonlat(nx_, ny_, src_crs, crs)
+    node_id = np.asarray(keys, dtype=np.int64) if int_ids else np.arange(len(keys))
+    position = {k: i for i, k in enumerate(keys)}
+
+    eu, ev, el, bad = [], [], [], []
+    for row, (a, b, d) in enumerate(g.edges(data=True)):
+        length = d.get("length")
+        try:
+            length = float(length)
+        except (TypeError, ValueError):
+            bad.append(row)
+            continue
+        eu.append(position[a])
+        ev.append(position[b])
+        el.append(length)
+    if bad:
+        raise InputError(
+            f"{len(bad)} edges have no numeric 'length' attribute (metres)",
+            file=str(path),
+            field="length",
+            rows=bad,
+        )
+    ids = np.arange(len(keys), dtype=np.int64)
+    try:
+        tmp = graph_from_edges(
+            np.asarray(eu, dtype=np.int64),
+            np.asarray(ev, dtype=np.int64),
+            np.asarray(el, dtype=np.float64),
+            node_id=ids,
+            x=x,
+            y=y,
+            crs=crs,
+        )
+    except InputError as err:
+        raise _with_file(err, path) from None
+    if tmp.n_edges == 0:
+        raise InputError("the GraphML graph has only self loops", file=str(path))
+    # graph_from_edges ran on positions; put the original ids back
+    return Graph(
+        indptr=tmp.indptr,
+        indices=tmp.indices,
+        length_m=tmp.length_m,
+        x=tmp.x,
+        y=tmp.y,
+        node_id=node_id[tmp.node_id],
+        edge_u=tmp.edge_u,
+        edge_v=tmp.edge_v,
+        edge_length_m=tmp.edge_length_m,
+        crs=tmp.crs,
+    )
+
+
+# --------------------------------------------------------------------------- components
+
+
+def components(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the graph.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        int32 (V,) component label of each node (0 … C−1).
+    sizes : numpy.ndarray
+        int64 (C,) number of nodes in each component.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    v = graph.n_nodes
+    if v == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    ones = np.ones(len(graph.indices), dtype=np.int8)  # zero-length edges still connect
+    adj = sp.csr_matrix((ones, graph.indices, graph.indptr), shape=(v, v))
+    n, labels = connected_components(adj, directed=False)
+    labels = labels.astype(np.int32)
+    return labels, np.bincount(labels, minlength=n).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- attaching
+
+
+def attach_points(
+    graph: Graph,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    snap: str = "edge",
+    max_snap_m: float = 500.0,
+    min_component_nodes: int = 50,
+) -> Attached:
+    """Give every point its own leaf node joined to the graph by a straight connector.
+
+    Afterwards the distance between two points is the plain shortest path between their
+    leaf nodes: connector + network path + connector, as DESIGN pins it (a leaf has
+    degree 1, so no path passes through it). Pass every point (cells, facilities,
+    candidates) in one call so they share one augmented graph.
+
+    Parameters
+    ----------
+    graph
+        The walking graph (projected CRS, metres).
+    x, y
+        (P,) point coordinates in ``graph.crs``, metres.
+    snap
+        ``"node"``: the connector goes to the nearest graph node. ``"edge"``: the point is
+        projected onto the nearest edge (the straight segment between its end nodes); the
+        edge a–b of length L is split at the projection, a node at fraction t along it
+        getting edges of t·L to a and (1−t)·L to b (L is the edge's ``length_m``, not the
+        Euclidean length). Several projections on one edge are chained in order of t, so
+        two points on one edge get the direct way along it; points whose projections
+        coincide share one projection node; a projection on an end uses the end node.
+    max_snap_m
+        A point farther than this (metres) from every eligible node/edge is not snapped.
+    min_component_nodes
+        Only nodes/edges of connected components with at least this many nodes are snap
+        targets (so stray fragments do not strand points).
+
+    Returns
+    -------
+    Attached
+        The augmented graph, each point's leaf node (``-1`` when not snapped) and the
+        connector length in metres (NaN when not snapped). Unsnapped points are never
+        dropped and never an error.
+    """
+    if snap not in ("node", "edge"):
+        raise ValueError(
+            f"The 'snap' parameter of attach_points must be 'node' or 'edge'. Got {snap!r} "
+            "instead."
+        )
+    if not max_snap_m >= 0:
+        raise ValueError(
+            "The 'max_snap_m' parameter of attach_points must be a number ≥ 0. Got "
+            f"{max_snap_m!r} instead."
+        )
+    px = np.asarray(x, dtype=np.float64).ravel()
+    py = np.asarray(y, dtype=np.float64).ravel()
+    if px.shape != py.shape:
+        raise ValueError(f"x and y must have the same length (got {len(px)} and {len(py)})")
+    n_pts = len(px)
+    labels, sizes = components(graph)
+    eligible = sizes[labels] >= min_component_nodes if len(labels) else np.zeros(0, bool)
+    finite = np.flatnonzero(np.isfinite(px) & np.isfinite(py))
+
+    if snap == "node":
+        pt, target, dist = _snap_to_nodes(graph, px[finite], py[finite], eligible, max_snap_m)
+        pt = finite[pt]
+        split = None
+    else:
+        pt, target, dist, split = _snap_to_edges(
+            graph, px[finite], py[finite], eligible, max_snap_m
+        )
+        pt = finite[pt]
+
+    v0 = graph.n_nodes
+    n_snap = len(pt)
+    leaf = v0 + np.arange(n_snap, dtype=np.int64)
+    node = np.full(n_pts, -1, dtype=np.int64)
+    snap_m = np.full(n_pts, np.nan)
+    node[pt] = leaf
+    snap_m[pt] = dist
+
+    keep_edge = np.ones(graph.n_edges, dtype=bool)
+    new_u = [leaf]
+    new_v = [target]
+    new_len = [dist]
+    extra_x = [px[pt]]
+    extra_y = [py[pt]]
+    if split is not None:
+        keep_edge[split["removed"]] = False
+        new_u.append(split["u"])
+        new_v.append(split["v"])
+        new_len.append(split["length_m"])
+        extra_x.append(split["x"])
+        extra_y.append(split["y"])
+    n_new = n_snap + (0 if split is None else len(split["x"]))
+    u = np.concatenate([graph.edge_u[keep_edge].astype(np.int64), *new_u])
+    v = np.concatenate([graph.edge_v[keep_edge].astype(np.int64), *new_v])
+    w = np.concatenate([graph.edge_length_m[keep_edge], *new_len])
+    aug = _from_index_edges(
+        v0 + n_new,
+        u,
+        v,
+        w,
+        x=np.concatenate([graph.x, *extra_x]),
+        y=np.concatenate([graph.y, *extra_y]),
+        node_id=np.concatenate([graph.node_id, np.full(n_new, -1, dtype=np.int64)]),
+        crs=graph.crs,
+    )
+    return Attached(graph=aug, node=node, snap_m=snap_m)
+
+
+def _snap_to_nodes(graph: Graph, px, py, eligible, max_snap_m):
+    """Nearest eligible node of each point within ``max_snap_m``.
+
+    Returns (point positions, target node, connector length) for the snapped points.
+    """
+    from scipy.spatial import cKDTree
+
+    cand = np.flatnonzero(eligible)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if len(cand) == 0 or len(px) == 0:
+        return empty
+    tree = cKDTree(np.column_stack([graph.x[cand], graph.y[cand]]))
+    bound = max_snap_m * (1 + 1e-12) + 1e-9  # cKDTree's bound is strict; filter below
+    d, i = tree.query(np.column_stack([px, py]), k=1, distance_upper_bound=bound)
+    ok = np.flatnonzero(d <= max_snap_m)
+    return ok.astype(np.int64), cand[i[ok]].astype(np.int64), d[ok].astype(np.float64)
+
+
+def _snap_to_edges(graph: Graph, px, py, eligible, max_snap_m):
+    """Project each point onto its nearest eligible edge within ``max_snap_m``.
+
+    Returns (point positions, target node, connector length, split) where target is an
+    end node or a new projection node (indices continue after the leaf nodes, which the
+    caller numbers ``V … V+n_snapped−1``), and split describes the edges that are cut:
+    ``removed`` (edge positions), the chain edges ``u``, ``v``, ``length_m`` and the
+    coordinates ``x``, ``y`` of the projection nodes.
+    """
+    seg = np.flatnonzero(eligible[graph.edge_u]) if graph.n_edges else np.zeros(0, np.int64)
+    none = np.zeros(0, np.int64)
+    no_split = {
+        "removed": none,
+        "u": none,
+        "v": none,
+        "length_m": np.zeros(0),
+        "x": np.zeros(0),
+        "y": np.zeros(0),
+    }
+    if len(seg) == 0 or len(px) == 0:
+        return none, none, np.zeros(0), no_split
+
+    ea = graph.edge_u[seg].astype(np.int64)
+    eb = graph.edge_v[seg].astype(np.int64)
+    ip, iseg, t, dist = _nearest_segments(graph, ea, eb, px, py, max_snap_m)
+    e = seg[iseg]
+    a, b = ea[iseg], eb[iseg]
+    ax, ay = graph.x[a], graph.y[a]
+    dx, dy = graph.x[b] - ax, graph.y[b] - ay
+    qx, qy = ax + t * dx, ay + t * dy
+
+    # projections at an end use the end node
+    geom_len = np.hypot(dx, dy)
+    at_a = t * geom_len <= ENDPOINT_TOL_M
+    at_b = ~at_a & ((1.0 - t) * geom_len <= ENDPOINT_TOL_M)
+    inner = ~(at_a | at_b)
+    target = np.where(at_a, a, b).astype(np.int64)
+
+    # interior projections: one node per distinct (edge, t), chained along each edge
+    n_snap = len(ip)
+    first_new = graph.n_nodes + n_snap
+    ii = np.flatnonzero(inner)
+    if len(ii) == 0:
+        return ip, target, dist, no_split
+    order = ii[np.lexsort((t[ii], e[ii]))]
+    es, ts = e[order], t[order]
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = (es[1:] != es[:-1]) | (ts[1:] != ts[:-1])
+    group = np.cumsum(new_group) - 1
+    target[order] = first_new + group
+    rep = order[new_group]  # one point per projection node, sorted by (edge, t)
+    ge, gt = e[rep], t[rep]
+    gnode = first_new + np.arange(len(rep), dtype=np.int64)
+    glen = graph.edge_length_m[ge]
+    first_on_edge = np.ones(len(rep), dtype=bool)
+    first_on_edge[1:] = ge[1:] != ge[:-1]
+    last_on_edge = np.ones(len(rep), dtype=bool)
+    last_on_edge[:-1] = ge[1:] != ge[:-1]
+    pos = gt * glen  # metres along the edge from its u end
+    prev_node = np.empty(len(rep), dtype=np.int64)
+    prev_pos = np.zeros(len(rep))
+    prev_node[first_on_edge] = graph.edge_u[ge[first_on_edge]]
+    prev_node[~first_on_edge] = gnode[:-1][~first_on_edge[1:]]
+    prev_pos[~first_on_edge] = pos[:-1][~first_on_edge[1:]]
+    last = np.flatnonzero(last_on_edge)
+    split = {
+        "removed": ge[first_on_edge],
+        "u": np.concatenate([prev_node, gnode[last]]),
+        "v": np.concatenate([gnode, graph.edge_v[ge[last]].astype(np.int64)]),
+        "length_m": np.concatenate([pos - prev_pos, glen[last] - pos[last]]),
+        "x": qx[rep],
+        "y": qy[rep],
+    }
+    return ip, target, dist, split
+
+
+def _project(px, py, ax, ay, bx, by):
+    """Fraction t ∈ [0, 1] of the projection of p onto segment a–b, and the distance."""
+    dx, dy = bx - ax, by - ay
+    l2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(l2 > 0, ((px - ax) * dx + (py - ay) * dy) / l2, 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    return t, np.hypot(px - (ax + t * dx), py - (ay + t * dy))
+
+
+def _nearest_segments(graph: Graph, ea, eb, px, py, max_snap_m, *, chunk: int = 50_000):
+    """Nearest segment a–b of each point within ``max_snap_m`` (exact, vectorized).
+
+    The nearest segment is no farther than the nearest segment end (distance ``r``), so
+    it is among the segments whose bounding boxes meet the square of half-side
+    ``min(r, max_snap_m, _BOX_M)`` around the point (found with a shapely STRtree); the
+    exact projection picks it (ties: lowest segment position). A point whose best
+    candidate lies outside a box capped at ``_BOX_M`` is settled by GEOS's nearest query
+    instead, so a point far from the streets never pulls in a large box of segments.
+
+    Returns (point positions, segment positions, fraction t along a→b, distance) for the
+    points that snap.
+    """
+    import shapely
+    from scipy.spatial import cKDTree
+
+    is_end = np.zeros(graph.n_nodes, dtype=bool)
+    is_end[ea] = True
+    is_end[eb] = True
+    ends = np.flatnonzero(is_end)
+    d_end, _ = cKDTree(np.column_stack([graph.x[ends], graph.y[ends]])).query(
+        np.column_stack([px, py])
+    )
+    exact_r = np.minimum(d_end, max_snap_m)
+    radius = np.minimum(exact_r, _BOX_M) * (1 + 1e-9) + 1e-6
+    coords = np.empty((len(ea), 2, 2))
+    coords[:, 0, 0], coords[:, 0, 1] = graph.x[ea], graph.y[ea]
+    coords[:, 1, 0], coords[:, 1, 1] = graph.x[eb], graph.y[eb]
+    tree = shapely.STRtree(shapely.linestrings(coords))
+
+    def best_of(ip, iseg):
+        t, dist = _project(
+            px[ip], py[ip], graph.x[ea[iseg]], graph.y[ea[iseg]], graph.x[eb[iseg]],
+            graph.y[eb[iseg]],
+        )
+        best = np.lexsort((iseg, dist, ip))
+        first = np.ones(len(best), dtype=bool)
+        first[1:] = ip[best][1:] != ip[best][:-1]
+        best = best[first]
+        return ip[best], iseg[best], t[best], dist[best]
+
+    out = []
+    settled = np.zeros(len(px), dtype=bool)
+    for lo in range(0, len(px), chunk):
+        hi = min(lo + chunk, len(px))
+        r = radius[lo:hi]
+        x, y = px[lo:hi], py[lo:hi]
+        ip, iseg = tree.query(shapely.box(x - r, y - r, x + r, y + r))
+        ip, iseg, t, dist = best_of(ip.astype(np.int64) + lo, iseg.astype(np.int64))
+        # exact when the best candidate lies within the box's inscribed circle
+        ok = (dist <= radius[ip]) | (exact_r[ip] <= _BOX_M)
+        settled[ip[ok]] = True
+        out.append((ip[ok], iseg[ok], t[ok], dist[ok]))
+    rest = np.flatnonzero(~settled & (exact_r > _BOX_M))
+    if len(rest):
+        pairs = tree.query_nearest(
+            shapely.points(px[rest], py[rest]),
+            max_distance=max_snap_m * (1 + 1e-9) + 1e-6,
+            all_matches=True,
+        )
+        out.append(best_of(rest[pairs[0]].astype(np.int64), pairs[1].astype(np.int64)))
+    ip, iseg, t, dist = (np.concatenate([o[k] for o in out]) for k in range(4))
+    order = np.argsort(ip, kind="stable")
+    keep = order[dist[order] <= max_snap_m]
+    return ip[keep], iseg[keep], t[keep], dist[keep]

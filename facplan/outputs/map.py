@@ -1,0 +1,1228 @@
+"""The interactive map (DESIGN.md, *The map*): one self-contained folium HTML file.
+
+:func:`build_map` assembles a :class:`folium.Map` from the run's layers (all in
+EPSG:4326) and :func:`write_map` renders it to one HTML file.
+
+Design points:
+
+- **No network needed.** With ``assets="inline"`` (the default) Leaflet's JavaScript and
+  CSS are read at write time from the installed ``XStatic-Leaflet`` package (PyPI
+  ``xstatic-leaflet``, Leaflet 1.9.3 — the version folium 0.20 links) and written into the
+  page, its control images as ``data:`` URIs. folium's other defaults (jQuery, Bootstrap,
+  Font Awesome, awesome-markers) are not used at all: markers are inline SVG, controls are
+  plain JavaScript. ``assets="cdn"`` links Leaflet from jsDelivr instead.
+- **One cells layer.** The population cells are one geometry layer whose style switches
+  between the distance columns (a select box in a Leaflet control), never a copy per
+  view. Above ``max_cells`` cells an aggregated layer of hexagons is drawn instead,
+  coloured by each hexagon's population-weighted median distance.
+- **Safe text.** Every user-supplied string (names, ids, kinds, the title) is
+  HTML-escaped before it reaches the page, and JSON inside ``<script>`` escapes ``<``,
+  ``>`` and ``&``.
+- **Byte-identical reruns.** folium's random element ids are replaced by ids derived
+  from ``seed`` and the element's position in the tree; coordinates are rounded to 6
+  decimals (≈ 0.1 m), distances to whole metres.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+__all__ = [
+    "KIND_LABELS",
+    "TIER_LABELS",
+    "build_map",
+    "render_map",
+    "write_map",
+    "bilingual",
+    "kind_label",
+    "tier_label",
+]
+
+#: Built-in facility kinds: ``kind -> (English, Chinese)``. Other kinds are shown as given.
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "sports_park": ("Community sports park", "社区体育公园"),
+    "neighbourhood_centre": ("Neighbourhood centre", "邻里中心"),
+}
+
+#: Tiers: ``tier -> (English, Chinese)``. Other tiers are shown as given.
+TIER_LABELS: dict[str, tuple[str, str]] = {
+    "district": ("District", "片区"),
+    "community": ("Community", "社区"),
+    "compound": ("Compound", "小区"),
+    "all": ("All", "全部"),
+}
+
+LANGS = ("en", "zh")
+TILES = ("osm", "cartodb", "none")
+ASSETS = ("inline", "cdn")
+
+#: Decimals kept for coordinates in EPSG:4326 (1e-6 degree ≈ 0.1 m).
+COORD_DECIMALS = 6
+#: Above this many vector features the cells layer is drawn on a canvas, not as SVG.
+SVG_MAX_FEATURES = 5_000
+#: Above this many communities their name labels show only from :data:`LABEL_MIN_ZOOM` on.
+MAX_COMMUNITY_LABELS = 300
+LABEL_MIN_ZOOM = 14
+#: Floating-point tolerance of "covered" (DESIGN.md, *Distances*).
+COVER_EPS_M = 1e-6
+
+LEAFLET_VERSION_FALLBACK = "1.9.3"
+_CDN = "https://cdn.jsdelivr.net/npm/leaflet@{version}/dist/leaflet.{ext}"
+_CARTO_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"
+_CARTO_ATTR = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors '
+    '&copy; <a href="https://carto.com/attributions">CARTO</a>'
+)
+
+# Distance classes: two covered (≤ T/2, ≤ T), three not (≤ 1.5T, ≤ 2T, > 2T).
+_CLASS_COLOURS = ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"]
+_UNREACHABLE_COLOUR = "#8c8c8c"
+_DEFAULT_BREAKS_M = [250.0, 500.0, 1000.0, 2000.0]
+
+_KIND_COLOURS = {"sports_park": "#1f5fbf", "neighbourhood_centre": "#8e24aa"}
+_EXTRA_KIND_COLOURS = ["#e08e0b", "#00897b", "#c2185b", "#5d4037", "#3949ab", "#7cb342"]
+# tier -> (shape, icon size in px)
+_TIER_SHAPES = {
+    "district": ("square", 20),
+    "community": ("triangle", 20),
+    "compound": ("circle", 14),
+}
+_OTHER_SHAPE = ("diamond", 18)
+
+# Fixed UI text: key -> (English, Chinese).
+_TEXT: dict[str, tuple[str, str]] = {
+    "base": ("OpenStreetMap base map", "OpenStreetMap 底图"),
+    "base_carto": ("CARTO Positron base map", "CARTO 浅色底图"),
+    "communities": ("Community boundaries", "社区边界"),
+    "cells": ("Population cells: walking distance", "人口网格：步行距离"),
+    "hexes": ("Population (hexagons): walking distance", "人口（六边形汇总）：步行距离"),
+    "existing": ("Existing", "现有"),
+    "planned": ("Planned", "规划"),
+    "existing_layer": ("Existing facilities", "现有设施"),
+    "planned_layer": ("Planned sites", "规划选址"),
+    "catchments": ("Walking catchments of planned sites", "规划选址步行服务范围"),
+    "exclusions": ("Exclusion zones", "禁建区"),
+    "view": ("Walking distance to the nearest facility", "到最近设施的步行距离"),
+    "before": ("before", "规划前"),
+    "after": ("after", "规划后"),
+    "covered": ("Covered", "已覆盖"),
+    "not_covered": ("Not covered", "未覆盖"),
+    "unreachable": ("unreachable", "不可达"),
+    "threshold": ("threshold", "服务半径"),
+    "population": ("Population", "人口"),
+    "cells_n": ("Cells", "网格数"),
+    "share": ("Population covered", "覆盖人口比例"),
+    "median": ("Median distance", "距离中位数"),
+    "distance": ("Walking distance", "步行距离"),
+    "id": ("ID", "编号"),
+    "kind": ("Kind", "类型"),
+    "tier": ("Tier", "级别"),
+    "rank": ("Rank", "排序"),
+    "gained": ("Population gained", "新增覆盖人口"),
+    "cost": ("Cost", "造价"),
+    "phase": ("Phase", "分期"),
+    "community": ("Community", "社区"),
+    "site": ("Site", "选址"),
+    "hollow": ("Existing (hollow)", "现有（空心）"),
+    "filled": ("Planned (filled)", "规划（实心）"),
+    "aggregated": ("median of the hexagon's population", "六边形内人口的中位数"),
+    "legend": ("Legend", "图例"),
+}
+
+
+# --------------------------------------------------------------------------- text
+
+
+def bilingual(en: str, zh: str, lang: str = "en") -> str:
+    """One label in both languages, the primary one first: ``'社区体育公园 Community sports park'``.
+
+    Parameters
+    ----------
+    en, zh
+        The English and Chinese text (plain text, not HTML).
+    lang
+        ``"en"`` or ``"zh"``: which language comes first.
+
+    Returns
+    -------
+    str
+        ``"<primary> <secondary>"``, or the text once when both are the same.
+    """
+    if en == zh:
+        return en
+    return f"{zh} {en}" if lang == "zh" else f"{en} {zh}"
+
+
+def kind_label(kind: Any, lang: str = "en") -> str:
+    """The bilingual label of a facility kind; unknown kinds are shown as given (plain text)."""
+    k = "" if kind is None else str(kind)
+    en, zh = KIND_LABELS.get(k, (k, k))
+    return bilingual(en, zh, lang)
+
+
+def tier_label(tier: Any, lang: str = "en") -> str:
+    """The bilingual label of a tier; unknown tiers are shown as given (plain text)."""
+    t = "all" if tier is None or (isinstance(tier, float) and math.isnan(tier)) else str(tier)
+    en, zh = TIER_LABELS.get(t, (t, t))
+    return bilingual(en, zh, lang)
+
+
+def _t(key: str, lang: str) -> str:
+    en, zh = _TEXT[key]
+    return bilingual(en, zh, lang)
+
+
+def _esc(value: Any) -> str:
+    """HTML-escape any value's text (quotes too)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _js(obj: Any) -> str:
+    """JSON that is safe inside ``<script>``: no ``<``, ``>``, ``&`` or line separators."""
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for ch, rep in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        s = s.replace(ch, rep)
+    return s
+
+
+def _num(v: Any, decimals: int = 0) -> float | int | None:
+    """A finite number rounded for JSON, or ``None``."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f):
+        return None
+    if decimals == 0:
+        return int(round(f))
+    r = round(f, decimals)
+    return 0.0 if r == 0 else r
+
+
+def _fmt_int(v: Any) -> str:
+    n = _num(v)
+    return "—" if n is None else f"{n:,}"
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(
+            f"The '{name}' parameter of build_map must be one of {list(choices)}. "
+            f"Got {value!r} instead."
+        )
+
+
+def _require(gdf: gpd.GeoDataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise ValueError(
+            f"The '{what}' frame given to build_map lacks the column(s) {missing}; "
+            f"it has {list(gdf.columns)}."
+        )
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame | None, what: str) -> gpd.GeoDataFrame | None:
+    """``gdf`` in EPSG:4326 with empty and null geometries dropped, or ``None`` if empty."""
+    if gdf is None:
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"The '{what}' parameter of build_map must be a GeoDataFrame.")
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs(4326)
+    keep = gdf.geometry.notna().to_numpy() & ~gdf.geometry.is_empty.to_numpy()
+    gdf = gdf[keep]
+    return gdf if len(gdf) else None
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _geojson_geoms(geoms: Any) -> list[dict]:
+    """GeoJSON geometry dicts, 2-D, coordinates rounded to :data:`COORD_DECIMALS`."""
+    arr = shapely.force_2d(np.asarray(geoms, dtype=object))
+    arr = shapely.transform(arr, lambda c: np.round(c, COORD_DECIMALS))
+    return [shapely.geometry.mapping(g) for g in arr]
+
+
+def _latlon(points: gpd.GeoSeries) -> list[list[float]]:
+    xy = np.round(shapely.get_coordinates(points.to_numpy()), COORD_DECIMALS)
+    return [[float(y), float(x)] for x, y in xy]
+
+
+def _marker_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Points as they are; polygons and lines at their representative point."""
+    geom = gdf.geometry
+    is_point = (geom.geom_type == "Point").to_numpy()
+    if is_point.all():
+        return geom
+    return geom.where(is_point, geom.representative_point())
+
+
+# --------------------------------------------------------------------------- distances
+
+
+def _parse_dist_column(col: str, pairs: Sequence[tuple[str, str]]) -> tuple[str, str | None, bool]:
+    """``dist_<kind>_<tier>[_after]`` -> (kind, tier or None, after)."""
+    rest = col[len("dist_"):] if col.startswith("dist_") else col
+    after = rest.endswith("_after")
+    if after:
+        rest = rest[: -len("_after")]
+    for kind, tier in pairs:
+        if rest == f"{kind}_{tier}":
+            return kind, tier, after
+    for tier in sorted(TIER_LABELS, key=len, reverse=True):
+        if rest.endswith("_" + tier) and len(rest) > len(tier) + 1:
+            return rest[: -len(tier) - 1], tier, after
+    return rest, None, after
+
+
+def _view_label(col: str, pairs: Sequence[tuple[str, str]], lang: str) -> str:
+    kind, tier, after = _parse_dist_column(col, pairs)
+    k_en, k_zh = KIND_LABELS.get(kind, (kind, kind))
+    parts_en, parts_zh = [k_en], [k_zh]
+    if tier is not None:
+        t_en, t_zh = TIER_LABELS.get(tier, (tier, tier))
+        parts_en.append(t_en.lower() if tier in TIER_LABELS else t_en)
+        parts_zh.append(t_zh + ("级" if tier in TIER_LABELS and tier != "all" else ""))
+    p_en, p_zh = _TEXT["after" if after else "before"]
+    parts_en.append(p_en)
+    parts_zh.append(p_zh)
+    en, zh = " · ".join(parts_en), " · ".join(parts_zh)
+    return f"{zh} / {en}" if lang == "zh" else f"{en} / {zh}"
+
+
+def _threshold(col: str, thresholds: Mapping[str, float] | None) -> float | None:
+    if not thresholds:
+        return None
+    for key in (col, col.removesuffix("_after")):
+        v = thresholds.get(key)
+        if v is not None and math.isfinite(float(v)) and float(v) > 0:
+            return float(v)
+    return None
+
+
+def _breaks(threshold: float | None) -> list[float]:
+    if threshold is None:
+        return list(_DEFAULT_BREAKS_M)
+    return [round(threshold * f, 1) for f in (0.5, 1.0, 1.5, 2.0)]
+
+
+def _floats(values: Any) -> np.ndarray:
+    """A float array of any numeric-ish column; missing or non-numeric values become NaN."""
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _dist_values(values: np.ndarray) -> list[int | None]:
+    out: list[int | None] = []
+    for v in values:
+        out.append(int(round(v)) if math.isfinite(v) else None)
+    return out
+
+
+def _hexagons(
+    demand: gpd.GeoDataFrame,
+    dist_columns: Sequence[str],
+    thresholds: Mapping[str, float] | None,
+    max_cells: int,
+) -> dict[str, Any]:
+    """Aggregate the cells into at most ``max_cells`` hexagons (a local UTM grid).
+
+    Each hexagon gets its population, its number of cells, per distance column the
+    population-weighted median distance (``None`` when that median is unreachable) and
+    the share of its population within the threshold.
+    """
+    pts = demand.geometry.representative_point()
+    utm = demand.estimate_utm_crs()
+    xy = shapely.get_coordinates(pts.to_crs(utm).to_numpy())
+    x, y = xy[:, 0], xy[:, 1]
+    pop = _floats(demand["population"])
+    pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
+    extent = max((x.max() - x.min()) * (y.max() - y.min()), 1.0)
+    target = max(1, max_cells // 4)
+    size = max(math.sqrt(2.0 * extent / target / (3.0 * math.sqrt(3.0))), 10.0)
+    while True:
+        qf = (math.sqrt(3.0) / 3.0 * x - y / 3.0) / size
+        rf = (2.0 / 3.0 * y) / size
+        sf = -qf - rf
+        q, r, s = np.round(qf), np.round(rf), np.round(sf)
+        dq, dr, ds = np.abs(q - qf), np.abs(r - rf), np.abs(s - sf)
+        fix_q = (dq > dr) & (dq > ds)
+        fix_r = ~fix_q & (dr > ds)
+        q = np.where(fix_q, -r - s, q)
+        r = np.where(fix_r, -q - s, r)
+        keys, inv = np.unique(np.column_stack([q, r]).astype(np.int64), axis=0, return_inverse=True)
+        inv = inv.ravel()
+        if len(keys) <= max_cells:
+            break
+        size *= 1.5
+    cq, cr = keys[:, 0].astype(float), keys[:, 1].astype(float)
+    cx = size * math.sqrt(3.0) * (cq + cr / 2.0)
+    cy = size * 1.5 * cr
+    angles = np.radians(np.arange(6) * 60.0 + 30.0)
+    vx = cx[:, None] + size * np.cos(angles)[None, :]
+    vy = cy[:, None] + size * np.sin(angles)[None, :]
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(utm, "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(vx.ravel(), vy.ravel())
+    lon = np.round(np.asarray(lon).reshape(vx.shape), COORD_DECIMALS)
+    lat = np.round(np.asarray(lat).reshape(vx.shape), COORD_DECIMALS)
+    geoms = []
+    for i in range(len(keys)):
+        ring = [[float(lon[i, k]), float(lat[i, k])] for k in range(6)]
+        ring.append(ring[0])
+        geoms.append({"type": "Polygon", "coordinates": [ring]})
+
+    n_hex = len(keys)
+    hex_pop = np.bincount(inv, weights=pop, minlength=n_hex)
+    n_cells = np.bincount(inv, minlength=n_hex)
+    weight = pop + 1e-9  # hexagons of zero population still get an (unweighted) median
+    medians: list[list[int | None]] = []
+    shares: list[list[float | None]] = []
+    for col in dist_columns:
+        d = _floats(demand[col])
+        d = np.where(np.isfinite(d), d, np.inf)
+        order = np.lexsort((d, inv))
+        cw = np.cumsum(weight[order])
+        tot = np.bincount(inv, weights=weight, minlength=n_hex)
+        ends = np.cumsum(n_cells)
+        starts = ends - n_cells
+        before = np.where(starts > 0, cw[np.maximum(starts - 1, 0)], 0.0)
+        idx = np.searchsorted(cw, before + tot / 2.0, side="left")
+        idx = np.clip(idx, starts, ends - 1)
+        medians.append(_dist_values(d[order][idx]))
+        thr = _threshold(col, thresholds)
+        if thr is None:
+            shares.append([None] * n_hex)
+        else:
+            cov = np.bincount(inv, weights=pop * (d <= thr + COVER_EPS_M), minlength=n_hex)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(hex_pop > 0, cov / np.where(hex_pop > 0, hex_pop, 1.0), np.nan)
+            shares.append([_num(v, 3) for v in share])
+    return {
+        "g": geoms,
+        "pop": [_num(v, 1) for v in hex_pop],
+        "n": [int(v) for v in n_cells],
+        "d": medians,
+        "cov": shares,
+        "agg": True,
+    }
+
+
+def _cells(demand: gpd.GeoDataFrame, dist_columns: Sequence[str]) -> dict[str, Any]:
+    return {
+        "g": _geojson_geoms(demand.geometry.to_numpy()),
+        "id": [str(v) for v in demand["cell_id"]],
+        "pop": [_num(v, 1) for v in demand["population"]],
+        "d": [_dist_values(_floats(demand[c])) for c in dist_columns],
+        "agg": False,
+    }
+
+
+# --------------------------------------------------------------------------- symbols
+
+
+def _shape_svg(shape: str, size: int, colour: str, filled: bool) -> str:
+    """An inline SVG marker: planned sites filled, existing facilities hollow."""
+    z = size
+    p = 2.0
+    if filled:
+        paint = f'fill="{colour}" stroke="#1a1a1a" stroke-width="1.5"'
+    else:
+        paint = f'fill="#ffffff" fill-opacity="0.85" stroke="{colour}" stroke-width="3"'
+    h = z / 2
+    if shape == "square":
+        body = f'<rect x="{p}" y="{p}" width="{z - 2 * p}" height="{z - 2 * p}" {paint}/>'
+    elif shape == "triangle":
+        body = f'<polygon points="{h},{p} {z - p},{z - p} {p},{z - p}" {paint}/>'
+    elif shape == "circle":
+        body = f'<circle cx="{h}" cy="{h}" r="{h - p}" {paint}/>'
+    else:
+        body = f'<polygon points="{h},{p} {z - p},{h} {h},{z - p} {p},{h}" {paint}/>'
+    return f'<svg width="{z}" height="{z}" viewBox="0 0 {z} {z}">{body}</svg>'
+
+
+def _kind_colours(kinds: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    extra = iter(_EXTRA_KIND_COLOURS * (len(kinds) // len(_EXTRA_KIND_COLOURS) + 1))
+    for k in kinds:
+        out[k] = _KIND_COLOURS[k] if k in _KIND_COLOURS else next(extra)
+    return out
+
+
+def _tier_shape(tier: Any) -> tuple[str, int]:
+    return _TIER_SHAPES.get(str(tier), _OTHER_SHAPE)
+
+
+def _popup_table(title: str, rows: Sequence[tuple[str, Any]]) -> str:
+    """Popup HTML; ``title`` and row labels are trusted text, values are escaped."""
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    return f'<div class="fp-pop"><b>{_esc(title)}</b><table>{body}</table></div>'
+
+
+# --------------------------------------------------------------------------- elements
+
+
+class _Script(MacroElement):
+    """A piece of map JavaScript generated at render time (so element names are final)."""
+
+    _template = Template("{% macro script(this, kwargs) %}\n{{ this.code() }}\n{% endmacro %}")
+
+    def __init__(self, name: str, make: Callable[[_Script], str]) -> None:
+        super().__init__()
+        self._name = name
+        self._make = make
+
+    def code(self) -> str:
+        """The JavaScript of this element."""
+        return self._make(self)
+
+
+_CSS = """
+.leaflet-container { background: #f2f1ec; font: 12px/1.35 system-ui, -apple-system,
+  "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; }
+.leaflet-control.fp-title { clear: none; background: rgba(255,255,255,.94); padding: 5px 12px;
+  border-radius: 4px; font-weight: 600; font-size: 15px; line-height: 1.3;
+  box-shadow: 0 1px 5px rgba(0,0,0,.4); max-width: 40vw; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
+.leaflet-control-layers-expanded { padding: 4px 8px; }
+.fp-panel { background: rgba(255,255,255,.95); padding: 6px 8px; max-width: 340px;
+  border-radius: 4px; box-shadow: 0 1px 5px rgba(0,0,0,.4); }
+.fp-panel .fp-h { font-weight: 600; margin: 0 0 3px; }
+.fp-panel select { max-width: 100%; margin-bottom: 3px; font: inherit; }
+.fp-panel summary { cursor: pointer; font-weight: 600; }
+.fp-legend .fp-row b { font-weight: 600; }
+.fp-sw { display: inline-block; width: 14px; height: 11px; border: 1px solid #555;
+  flex: none; box-sizing: border-box; }
+.fp-static { border-top: 1px solid #ccc; margin-top: 4px; padding-top: 3px; }
+.fp-row { display: flex; flex-wrap: wrap; gap: 2px 10px; margin: 2px 0; }
+.fp-item { display: inline-flex; align-items: center; gap: 4px; }
+.fp-item svg { flex: none; }
+.fp-label span { display: inline-block; transform: translate(-50%, -50%);
+  white-space: nowrap; font-size: 11px; font-weight: 600; color: #222;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
+.fp-nolabels .fp-label { display: none; }
+.fp-marker { background: none; border: none; }
+.fp-pop table { border-collapse: collapse; margin-top: 4px; }
+.fp-pop th { text-align: left; padding: 1px 8px 1px 0; font-weight: 500; color: #555; }
+.fp-pop td { padding: 1px 0; }
+"""
+
+# The shared helpers; the map's layer scripts register themselves on this object.
+_CORE_JS = """
+var {core} = (function () {{
+  var C = {data};
+  C.map = {map};
+  C.view = 0;
+  C.esc = function (s) {{
+    return String(s).replace(/[&<>"']/g, function (c) {{
+      return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}}[c];
+    }});
+  }};
+  C.fmt = function (v) {{ return v === null || v === undefined ? "—" : Math.round(v).toLocaleString("en-US"); }};
+  C.colour = function (d, v) {{
+    if (d === null || d === undefined) return C.unreachable;
+    var b = C.views[v].b;
+    for (var i = 0; i < b.length; i++) {{ if (d <= b[i] + 1e-6) return C.pal[i]; }}
+    return C.pal[b.length];
+  }};
+  C.setView = function (v) {{
+    C.view = v;
+    if (C.cells) C.cells.setStyle(C.cellStyle);
+    if (C.select) C.select.value = String(v);
+    if (C.drawLegend) C.drawLegend();
+  }};
+  L.control.scale({{imperial: false, maxWidth: 150}}).addTo(C.map);
+  var title = L.control({{position: "topleft"}});
+  title.onAdd = function () {{
+    var div = L.DomUtil.create("div", "fp-title");
+    div.innerHTML = C.title;
+    return div;
+  }};
+  title.addTo(C.map);
+  return C;
+}})();
+"""
+
+_CELLS_JS = """
+(function (C, group) {{
+  var D = {data};
+  var feats = [];
+  for (var i = 0; i < D.g.length; i++) feats.push({{type: "Feature", geometry: D.g[i], properties: {{i: i}}}});
+  C.cellData = D;
+  C.cellStyle = function (f) {{
+    var c = C.colour(D.d.length ? D.d[C.view][f.properties.i] : null, C.view);
+    return {{className: "fp-cell", color: c, fillColor: c, fillOpacity: 0.62, opacity: 0.9, weight: D.pt ? 1 : 0.4}};
+  }};
+  var opts = {{
+    style: C.cellStyle,
+    pointToLayer: function (f, ll) {{ return L.circleMarker(ll, {{radius: 4, className: "fp-cell"}}); }}
+  }};
+  if (D.canvas) opts.renderer = L.canvas({{padding: 0.5}});
+  var lyr = L.geoJSON(feats, opts);
+  lyr.bindTooltip(function (l) {{
+    var i = l.feature.properties.i, t = C.t, rows = [];
+    var d = D.d.length ? D.d[C.view][i] : null;
+    if (D.agg) {{
+      rows.push(t.cells_n + ": " + D.n[i]);
+      rows.push(t.population + ": " + C.fmt(D.pop[i]));
+      if (D.d.length) rows.push(t.median + ": " + (d === null ? t.unreachable : C.fmt(d) + " m"));
+      var s = D.d.length ? D.cov[C.view][i] : null;
+      if (s !== null && s !== undefined) rows.push(t.share + ": " + Math.round(s * 100) + "%");
+    }} else {{
+      rows.push(t.id + ": " + C.esc(D.id[i]));
+      rows.push(t.population + ": " + C.fmt(D.pop[i]));
+      if (D.d.length) rows.push(t.distance + ": " + (d === null ? t.unreachable : C.fmt(d) + " m"));
+    }}
+    return rows.join("<br>");
+  }}, {{sticky: true}});
+  lyr.addTo(group);
+  C.cells = lyr;
+}})({core}, {group});
+"""
+
+_POLYGONS_JS = """
+(function (C, group) {{
+  var D = {data};
+  var feats = [];
+  for (var i = 0; i < D.g.length; i++) feats.push({{type: "Feature", geometry: D.g[i], properties: {{i: i}}}});
+  var lyr = L.geoJSON(feats, {{
+    interactive: D.interactive,
+    style: function (f) {{
+      var s = Object.assign({{}}, D.style);
+      if (D.colour) {{ s.color = D.colour[f.properties.i]; s.fillColor = s.color; }}
+      return s;
+    }}
+  }});
+  if (D.tip) lyr.bindTooltip(function (l) {{ return D.tip[l.feature.properties.i]; }}, {{sticky: true}});
+  lyr.addTo(group);
+  if (D.labels) {{
+    for (var j = 0; j < D.labels.length; j++) {{
+      var a = D.labels[j];
+      L.marker([a[0], a[1]], {{
+        interactive: false, keyboard: false,
+        icon: L.divIcon({{className: "fp-label", html: "<span>" + a[2] + "</span>", iconSize: null}})
+      }}).addTo(group);
+    }}
+    if (D.labelMinZoom) {{
+      var hide = function () {{
+        L.DomUtil[C.map.getZoom() < D.labelMinZoom ? "addClass" : "removeClass"](
+          C.map.getContainer(), "fp-nolabels");
+      }};
+      C.map.on("zoomend", hide);
+      hide();
+    }}
+  }}
+}})({core}, {group});
+"""
+
+_MARKERS_JS = """
+(function (C, group) {{
+  var D = {data};
+  for (var i = 0; i < D.m.length; i++) {{
+    var m = D.m[i], ic = D.icons[m[2]];
+    var icon = L.divIcon({{className: "fp-marker " + D.cls, html: ic[0],
+      iconSize: [ic[1], ic[1]], iconAnchor: [ic[1] / 2, ic[1] / 2], popupAnchor: [0, -ic[1] / 2]}});
+    L.marker([m[0], m[1]], {{icon: icon, riseOnHover: true}})
+      .bindPopup(m[3]).bindTooltip(m[4], {{direction: "top", offset: [0, -ic[1] / 2]}})
+      .addTo(group);
+  }}
+}})({core}, {group});
+"""
+
+_PANEL_JS = """
+(function (C) {{
+  var ctl = L.control({{position: "bottomleft"}});
+  ctl.onAdd = function () {{
+    var div = L.DomUtil.create("div", "fp-panel");
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    if (C.views.length) {{
+      var h = L.DomUtil.create("div", "fp-h", div);
+      h.innerHTML = C.t.view;
+      var sel = L.DomUtil.create("select", "fp-view", div);
+      sel.setAttribute("aria-label", C.t.viewPlain);
+      for (var i = 0; i < C.views.length; i++) {{
+        var o = document.createElement("option");
+        o.value = String(i);
+        o.textContent = C.views[i].label;
+        sel.appendChild(o);
+      }}
+      sel.addEventListener("change", function () {{ C.setView(parseInt(sel.value, 10)); }});
+      C.select = sel;
+    }}
+    var det = L.DomUtil.create("details", "fp-details", div);
+    det.open = true;
+    L.DomUtil.create("summary", "", det).innerHTML = C.t.legend;
+    if (C.views.length) {{
+      var leg = L.DomUtil.create("div", "fp-legend", det);
+      C.drawLegend = function () {{
+        var v = C.views[C.view], b = v.b, rows = [];
+        var item = function (k, txt) {{
+          var c = k < 0 ? C.unreachable : C.pal[k];
+          return '<span class="fp-item"><span class="fp-sw" style="background:' + c + '"></span>' + txt + "</span>";
+        }};
+        var range = function (k) {{
+          return k === 0 ? "≤ " + C.fmt(b[0])
+            : k === b.length ? "> " + C.fmt(b[b.length - 1])
+            : C.fmt(b[k - 1]) + "–" + C.fmt(b[k]);
+        }};
+        var row = function (head, ks) {{
+          var out = '<div class="fp-row">' + (head ? "<b>" + head + "</b>" : "");
+          for (var j = 0; j < ks.length; j++) out += item(ks[j], ks[j] < 0 ? C.t.unreachable : range(ks[j]) + " m");
+          return out + "</div>";
+        }};
+        if (v.t !== null) {{
+          rows.push(row(C.t.covered + " (" + C.t.threshold + " " + C.fmt(v.t) + " m)", [0, 1]));
+          rows.push(row(C.t.not_covered, [2, 3, 4, -1]));
+        }} else {{
+          rows.push(row("", [0, 1, 2, 3, 4, -1]));
+        }}
+        if (C.cellData && C.cellData.agg) rows.push('<div class="fp-row">(' + C.t.aggregated + ")</div>");
+        leg.innerHTML = rows.join("");
+      }};
+      C.drawLegend();
+    }}
+    if (C.staticLegend) {{
+      var st = L.DomUtil.create("div", "fp-static", det);
+      st.innerHTML = C.staticLegend;
+    }}
+    return div;
+  }};
+  ctl.addTo(C.map);
+  if (C.bounds) {{
+    // fit the data into the part of the map the legend panel leaves free
+    var mw = C.map.getSize().x, pw = ctl.getContainer().offsetWidth;
+    C.map.fitBounds(C.bounds, {{
+      paddingTopLeft: [Math.min(pw + 20, mw * 0.4), 50], paddingBottomRight: [20, 20]
+    }});
+  }}
+}})({core});
+"""
+
+
+def _seed_ids(root: Element, seed: int) -> None:
+    """Replace folium's random element ids by ``<seed>_<position>`` (depth-first order)."""
+    counter = 0
+    stack: list[Element] = [root]
+    while stack:
+        el = stack.pop()
+        el._id = f"{seed}_{counter}"
+        counter += 1
+        stack.extend(reversed(list(el._children.values())))
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_map(
+    *,
+    demand: gpd.GeoDataFrame,
+    dist_columns: Sequence[str],
+    communities: gpd.GeoDataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    catchments: gpd.GeoDataFrame | None = None,
+    exclusions: gpd.GeoDataFrame | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    title: str = "facplan",
+    lang: str = "en",
+    tiles: str = "osm",
+    assets: str = "inline",
+    max_cells: int = 50_000,
+    seed: int = 0,
+) -> folium.Map:
+    """Build the interactive map of a run.
+
+    Parameters
+    ----------
+    demand
+        Population cells in EPSG:4326 (other CRSs are reprojected): ``cell_id``,
+        ``population`` and the ``dist_columns``; points or polygons.
+    dist_columns
+        Walking-distance columns of ``demand`` in metres (NaN = unreachable), e.g.
+        ``dist_sports_park_community`` and ``dist_sports_park_community_after``. Each
+        becomes one view of the cells layer; the first is shown on opening.
+    communities
+        ``community_id``, optional ``name``, polygons: outlines with name labels.
+    facilities
+        Existing facilities: ``facility_id``, ``kind``, optional ``tier``; points or
+        polygons (drawn at their representative point).
+    sites
+        Chosen sites: ``site_id``, ``kind``, ``tier``, optional ``rank``,
+        ``marginal_population``, ``cost`` (NaN = unknown), ``phase``,
+        ``community_id``.
+    catchments
+        Walking catchment polygons of the chosen sites: ``site_id``, ``kind``, optional
+        ``tier``.
+    exclusions
+        Exclusion zones (polygons), optional ``name``.
+    thresholds
+        Distance column -> walking threshold in metres; sets the colour classes
+        (≤ T/2, ≤ T covered; ≤ 1.5 T, ≤ 2 T, > 2 T not). A ``_after`` column without its
+        own entry uses its base column's. Without one: 250/500/1000/2000 m classes.
+    title
+        Shown at the top of the map (escaped).
+    lang
+        ``"en"`` or ``"zh"``: the primary language of labels (both are always shown).
+    tiles
+        ``"osm"``, ``"cartodb"`` or ``"none"``. The vector layers show without tiles.
+    assets
+        ``"inline"`` or ``"cdn"``: the default for :func:`write_map`.
+    max_cells
+        Above this many cells the cells are aggregated to at most ``max_cells`` hexagons.
+    seed
+        Seeds the element ids, so that equal inputs give byte-identical HTML.
+
+    Returns
+    -------
+    folium.Map
+        Render it with :func:`write_map`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``lang``/``tiles``/``assets``, ``max_cells < 1`` or missing columns.
+    """
+    _check_choice("lang", lang, LANGS)
+    _check_choice("tiles", tiles, TILES)
+    _check_choice("assets", assets, ASSETS)
+    if int(max_cells) < 1:
+        raise ValueError(f"The 'max_cells' parameter of build_map must be >= 1. Got {max_cells} instead.")
+    dist_columns = list(dist_columns)
+    _require(demand, ["cell_id", "population", *dist_columns], "demand")
+    demand_w = _to_wgs84(demand, "demand")
+    communities_w = _to_wgs84(communities, "communities")
+    facilities_w = _to_wgs84(facilities, "facilities")
+    sites_w = _to_wgs84(sites, "sites")
+    catchments_w = _to_wgs84(catchments, "catchments")
+    exclusions_w = _to_wgs84(exclusions, "exclusions")
+    if communities_w is not None:
+        _require(communities_w, ["community_id"], "communities")
+    if facilities_w is not None:
+        _require(facilities_w, ["facility_id", "kind"], "facilities")
+    if sites_w is not None:
+        _require(sites_w, ["site_id", "kind"], "sites")
+    if catchments_w is not None:
+        _require(catchments_w, ["site_id"], "catchments")
+
+    # kinds and their colours, in a stable order (built-ins first, then by name)
+    kinds: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for gdf in (facilities_w, sites_w, catchments_w):
+        if gdf is not None and "kind" in gdf.columns:
+            kinds.update(str(k) for k in gdf["kind"])
+            if "tier" in gdf.columns:
+                pairs.update((str(k), str(t)) for k, t in zip(gdf["kind"], gdf["tier"], strict=True))
+    kind_order = [k for k in _KIND_COLOURS if k in kinds] + sorted(kinds - set(_KIND_COLOURS))
+    colours = _kind_colours(kind_order)
+    pair_list = sorted(pairs, key=lambda p: (-len(p[0]) - len(p[1]), p))
+
+    # the extent
+    frames = [g for g in (demand_w, communities_w) if g is not None] or [
+        g for g in (facilities_w, sites_w, catchments_w, exclusions_w) if g is not None
+    ]
+    if frames:
+        b = np.array([f.total_bounds for f in frames])
+        west, south = float(b[:, 0].min()), float(b[:, 1].min())
+        east, north = float(b[:, 2].max()), float(b[:, 3].max())
+    else:
+        west, south, east, north = -180.0, -85.0, 180.0, 85.0
+    centre = [round((south + north) / 2, COORD_DECIMALS), round((west + east) / 2, COORD_DECIMALS)]
+
+    m = folium.Map(
+        location=centre, zoom_start=13, tiles=None, control_scale=False, font_size="13px",
+        zoom_snap=0.25,
+    )
+    m.default_js = []
+    m.default_css = []
+    m._facplan_assets = assets
+    m._facplan_seed = int(seed)
+    root = m.get_root()
+    root.title = _esc(title)
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="facplan_icon")
+    root.header.add_child(Element(f"<style>{_CSS}</style>"), name="facplan_css")
+
+    if tiles == "osm":
+        folium.TileLayer("OpenStreetMap", name=_esc(_t("base", lang)), max_zoom=19).add_to(m)
+    elif tiles == "cartodb":
+        # the keyless URL (xyzservices now lists CARTO with an API key): tiles may be
+        # refused without one, and the vector layers show all the same
+        folium.TileLayer(
+            _CARTO_URL, attr=_CARTO_ATTR, name=_esc(_t("base_carto", lang)),
+            subdomains="abcd", max_zoom=20,
+        ).add_to(m)
+
+    # ------------------------------------------------------------------ core
+    views = []
+    for col in dist_columns:
+        thr = _threshold(col, thresholds)
+        views.append({
+            "col": col,
+            "label": _view_label(col, pair_list, lang),
+            "t": None if thr is None else _num(thr, 1),
+            "b": _breaks(thr),
+        })
+    text = {k: _esc(_t(k, lang)) for k in _TEXT}
+    text["viewPlain"] = _t("view", lang)
+    core_data: dict[str, Any] = {
+        "views": views,
+        "pal": _CLASS_COLOURS,
+        "unreachable": _UNREACHABLE_COLOUR,
+        "t": text,
+        "title": _esc(title),
+        "bounds": [[_num(south, COORD_DECIMALS), _num(west, COORD_DECIMALS)],
+                   [_num(north, COORD_DECIMALS), _num(east, COORD_DECIMALS)]] if frames else None,
+        "staticLegend": _static_legend(
+            kind_order, colours, facilities_w, sites_w, catchments_w, exclusions_w,
+            communities_w, lang,
+        ),
+    }
+    core = _Script(
+        "facplan_core",
+        lambda el: _CORE_JS.format(core=el.get_name(), data=_js(core_data), map=m.get_name()),
+    )
+    m.add_child(core)
+
+    def add_group(name: str, script_name: str, template: str, data: dict[str, Any]) -> None:
+        group = folium.FeatureGroup(name=_esc(name), show=True)
+        group.add_child(_Script(
+            script_name,
+            lambda el: template.format(
+                core=core.get_name(), group=el._parent.get_name(), data=_js(data)
+            ),
+        ))
+        group.add_to(m)
+
+    # ------------------------------------------------------------------ cells
+    if demand_w is not None:
+        if len(demand_w) > max_cells:
+            cells = _hexagons(demand_w, dist_columns, thresholds, int(max_cells))
+            cells_name = _t("hexes", lang)
+        else:
+            cells = _cells(demand_w, dist_columns)
+            cells_name = _t("cells", lang)
+            cells["pt"] = bool((demand_w.geometry.geom_type == "Point").all())
+        cells["canvas"] = len(cells["g"]) > SVG_MAX_FEATURES
+        add_group(cells_name, "facplan_cells", _CELLS_JS, cells)
+
+    # ------------------------------------------------------------------ polygons
+    if communities_w is not None:
+        names = (
+            communities_w["name"] if "name" in communities_w.columns
+            else communities_w["community_id"]
+        )
+        label_text = [
+            str(cid) if _is_missing(n) or str(n) == "" else str(n)
+            for n, cid in zip(names, communities_w["community_id"], strict=True)
+        ]
+        data: dict[str, Any] = {
+            "g": _geojson_geoms(communities_w.geometry.to_numpy()),
+            "interactive": False,
+            "style": {"color": "#333333", "weight": 1.6, "fill": False, "dashArray": "6 3"},
+        }
+        ll = _latlon(communities_w.geometry.representative_point())
+        data["labels"] = [[a[0], a[1], _esc(t)] for a, t in zip(ll, label_text, strict=True)]
+        if len(communities_w) > MAX_COMMUNITY_LABELS:
+            data["labelMinZoom"] = LABEL_MIN_ZOOM
+        add_group(_t("communities", lang), "facplan_communities", _POLYGONS_JS, data)
+
+    if exclusions_w is not None:
+        data = {
+            "g": _geojson_geoms(exclusions_w.geometry.to_numpy()),
+            "interactive": True,
+            "style": {"color": "#7b2d26", "weight": 1.5, "fillColor": "#7b2d26",
+                      "fillOpacity": 0.28, "dashArray": "3 3"},
+        }
+        ex_label = _t("exclusions", lang)
+        if "name" in exclusions_w.columns:
+            data["tip"] = [
+                _esc(ex_label if _is_missing(n) else f"{ex_label}: {n}") for n in exclusions_w["name"]
+            ]
+        else:
+            data["tip"] = [_esc(ex_label)] * len(exclusions_w)
+        add_group(ex_label, "facplan_exclusions", _POLYGONS_JS, data)
+
+    if catchments_w is not None:
+        kinds_c = catchments_w["kind"] if "kind" in catchments_w.columns else None
+        data = {
+            "g": _geojson_geoms(catchments_w.geometry.to_numpy()),
+            "interactive": False,
+            "style": {"weight": 1.8, "fillOpacity": 0.07, "dashArray": "5 4", "opacity": 0.9},
+            "colour": [
+                colours.get(str(k), "#444444") for k in kinds_c
+            ] if kinds_c is not None else None,
+        }
+        add_group(_t("catchments", lang), "facplan_catchments", _POLYGONS_JS, data)
+
+    # ------------------------------------------------------------------ markers
+    if facilities_w is not None:
+        _add_marker_layers(
+            add_group, facilities_w, "facility_id", kind_order, colours, lang, planned=False
+        )
+    if sites_w is not None:
+        _add_marker_layers(add_group, sites_w, "site_id", kind_order, colours, lang, planned=True)
+
+    _Script("facplan_panel", lambda el: _PANEL_JS.format(core=core.get_name())).add_to(m)
+    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    _seed_ids(root, m._facplan_seed)
+    return m
+
+
+def _add_marker_layers(
+    add_group: Callable[[str, str, str, dict[str, Any]], None],
+    gdf: gpd.GeoDataFrame,
+    id_col: str,
+    kind_order: Sequence[str],
+    colours: Mapping[str, str],
+    lang: str,
+    *,
+    planned: bool,
+) -> None:
+    """One layer per kind: existing facilities hollow, planned sites filled."""
+    if planned and "rank" in gdf.columns:
+        order = np.lexsort((gdf[id_col].astype(str).to_numpy(),
+                            pd.to_numeric(gdf["rank"], errors="coerce").fillna(np.inf).to_numpy()))
+        gdf = gdf.iloc[order]
+    pts = _latlon(_marker_points(gdf))
+    tiers = gdf["tier"] if "tier" in gdf.columns else pd.Series(["all"] * len(gdf), index=gdf.index)
+    kinds = gdf["kind"].astype(str).to_numpy()
+    head_key = "planned_layer" if planned else "existing_layer"
+    for kind in kind_order:
+        rows = np.flatnonzero(kinds == kind)
+        if not len(rows):
+            continue
+        en_h, zh_h = _TEXT[head_key]
+        k_en, k_zh = KIND_LABELS.get(kind, (kind, kind))
+        name = bilingual(f"{en_h}: {k_en}", f"{zh_h}：{k_zh}", lang)
+        icons: dict[str, list[Any]] = {}
+        markers: list[list[Any]] = []
+        for i in rows:
+            rec = gdf.iloc[i]
+            tier = "all" if _is_missing(tiers.iloc[i]) else str(tiers.iloc[i])
+            shape, size = _tier_shape(tier)
+            key = f"{shape}{size}"
+            if key not in icons:
+                icons[key] = [_shape_svg(shape, size, colours[kind], planned), size]
+            fid = rec[id_col]
+            prow: list[tuple[str, Any]] = [
+                (_t("id", lang), fid),
+                (_t("kind", lang), kind_label(kind, lang)),
+                (_t("tier", lang), tier_label(tier, lang)),
+            ]
+            if planned:
+                if "rank" in gdf.columns and not _is_missing(rec["rank"]):
+                    prow.append((_t("rank", lang), _fmt_int(rec["rank"])))
+                if "marginal_population" in gdf.columns:
+                    prow.append((_t("gained", lang), _fmt_int(rec["marginal_population"])))
+                if "cost" in gdf.columns:
+                    prow.append((_t("cost", lang), _fmt_int(rec["cost"])))
+                if "phase" in gdf.columns and not _is_missing(rec["phase"]):
+                    prow.append((_t("phase", lang), rec["phase"]))
+                if "community_id" in gdf.columns and not _is_missing(rec["community_id"]):
+                    prow.append((_t("community", lang), rec["community_id"]))
+            tip = f"{kind_label(kind, lang)} · {tier_label(tier, lang)} — {fid}"
+            markers.append([pts[i][0], pts[i][1], key, _popup_table(name, prow), _esc(tip)])
+        cls = "fp-site" if planned else "fp-facility"
+        add_group(name, "facplan_sites" if planned else "facplan_facilities", _MARKERS_JS,
+                  {"m": markers, "icons": icons, "cls": cls})
+
+
+def _static_legend(
+    kind_order: Sequence[str],
+    colours: Mapping[str, str],
+    facilities: gpd.GeoDataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+    catchments: gpd.GeoDataFrame | None,
+    exclusions: gpd.GeoDataFrame | None,
+    communities: gpd.GeoDataFrame | None,
+    lang: str,
+) -> str:
+    """Legend HTML for the markers and polygon layers (all text escaped)."""
+
+    def item(swatch: str, text: str) -> str:
+        return f'<span class="fp-item">{swatch}<span>{_esc(text)}</span></span>'
+
+    def row(items: Sequence[str]) -> str:
+        return f'<div class="fp-row">{"".join(items)}</div>'
+
+    rows: list[str] = []
+    if kind_order and (facilities is not None or sites is not None):
+        rows.append(row([
+            item(f'<span class="fp-sw" style="background:{colours[k]}"></span>', kind_label(k, lang))
+            for k in kind_order
+        ]))
+        tiers: list[str] = []
+        for gdf in (facilities, sites):
+            if gdf is not None and "tier" in gdf.columns:
+                tiers.extend("all" if _is_missing(t) else str(t) for t in gdf["tier"])
+        known = [t for t in _TIER_SHAPES if t in tiers]
+        others = sorted(set(tiers) - set(_TIER_SHAPES))
+        rows.append(row([
+            item(_shape_svg(_tier_shape(t)[0], 13, "#555555", True), tier_label(t, lang))
+            for t in known + others
+        ]))
+        fills = []
+        if facilities is not None:
+            fills.append(item(_shape_svg("circle", 13, "#555555", False), _t("hollow", lang)))
+        if sites is not None:
+            fills.append(item(_shape_svg("circle", 13, "#555555", True), _t("filled", lang)))
+        rows.append(row(fills))
+    areas = []
+    if catchments is not None:
+        areas.append(item('<span class="fp-sw" style="border:2px dashed #555;background:none">'
+                          "</span>", _t("catchments", lang)))
+    if exclusions is not None:
+        areas.append(item('<span class="fp-sw" style="background:rgba(123,45,38,.35);'
+                          'border-color:#7b2d26"></span>', _t("exclusions", lang)))
+    if communities is not None:
+        areas.append(item('<span class="fp-sw" style="border:2px dashed #333;background:none">'
+                          "</span>", _t("communities", lang)))
+    if areas:
+        rows.append(row(areas))
+    return "".join(rows)
+
+
+# --------------------------------------------------------------------------- write
+
+
+@functools.lru_cache(maxsize=1)
+def _leaflet_files() -> tuple[str, str, str]:
+    """(version, leaflet.js, leaflet.css) from the installed XStatic-Leaflet package.
+
+    The CSS's images become ``data:`` URIs and the source-map comment is dropped, so the
+    page needs no other file.
+    """
+    try:
+        from xstatic.pkg import leaflet as xs_leaflet
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Inlining Leaflet into map.html needs the 'XStatic-Leaflet' package: "
+            "pip install xstatic-leaflet (or set map: {assets: cdn} to link it instead)."
+        ) from exc
+    base = Path(xs_leaflet.BASE_DIR)
+    js = (base / "leaflet.js").read_text(encoding="utf-8")
+    js = re.sub(r"^//# sourceMappingURL=.*$", "", js, flags=re.MULTILINE).rstrip() + "\n"
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match[str]) -> str:
+        path = base / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        b64 = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"url(data:image/png;base64,{b64})"
+
+    css = re.sub(r"url\((images/[^)]+\.png)\)", data_uri, css)
+    js = js.replace("</script", "<\\/script")
+    css = css.replace("</style", "<\\/style")
+    return str(xs_leaflet.VERSION), js, css
+
+
+def _leaflet_version() -> str:
+    try:
+        from xstatic.pkg import leaflet as xs_leaflet
+    except ImportError:
+        return LEAFLET_VERSION_FALLBACK
+    return str(xs_leaflet.VERSION)
+
+
+_EXTERNAL = re.compile(
+    r"<(?:script[^>]*\ssrc|link[^>]*\shref)\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE
+)
+
+
+def render_map(m: folium.Map, *, assets: str | None = None) -> str:
+    """The map's HTML as a string (see :func:`write_map`)."""
+    assets = getattr(m, "_facplan_assets", "inline") if assets is None else assets
+    if assets not in ASSETS:
+        raise ValueError(
+            f"The 'assets' parameter of write_map must be one of {list(ASSETS)}. "
+            f"Got {assets!r} instead."
+        )
+    root = m.get_root()
+    header = root.header._children
+    for name in ("leaflet", "leaflet_css"):
+        header.pop(name, None)
+    if assets == "inline":
+        _, js, css = _leaflet_files()
+        m.default_js = []
+        m.default_css = []
+        first = [
+            ("leaflet_css", Element(f"<style>\n{css}</style>")),
+            ("leaflet", Element(f"<script>\n{js}</script>")),
+        ]
+        # after the charset <meta> (it must come first), before everything else
+        rest = list(header.items())
+        header.clear()
+        for name, el in rest[:1]:
+            header[name] = el
+        for name, el in first:
+            root.header.add_child(el, name=name)
+        for name, el in rest[1:]:
+            header[name] = el
+    else:
+        version = _leaflet_version()
+        m.default_js = [("leaflet", _CDN.format(version=version, ext="js"))]
+        m.default_css = [("leaflet_css", _CDN.format(version=version, ext="css"))]
+    _seed_ids(root, getattr(m, "_facplan_seed", 0))
+    out = root.render()
+    out = "\n".join(line.rstrip() for line in out.splitlines()) + "\n"
+    if assets == "inline" and _EXTERNAL.search(out):
+        bad = _EXTERNAL.search(out)
+        raise RuntimeError(f"map.html would load an external resource: {bad.group(0)!r}")
+    return out
+
+
+def write_map(path: Path, m: folium.Map, *, assets: str = "inline") -> None:
+    """Write ``m`` as ONE self-contained HTML file (UTF-8).
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    m
+        A map from :func:`build_map`.
+    assets
+        ``"inline"``: Leaflet's JS and CSS are copied into the page from the installed
+        XStatic-Leaflet package, so no ``<script src=http…>`` or ``<link href=http…>``
+        remains and the page renders offline (only map tiles need the network).
+        ``"cdn"``: Leaflet is linked from jsDelivr.
+
+    Raises
+    ------
+    ImportError
+        ``assets="inline"`` without XStatic-Leaflet installed.
+    """
+    text = render_map(m, assets=assets)
+    Path(path).write_bytes(text.encode("utf-8"))
