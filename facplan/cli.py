@@ -120,6 +120,40 @@ def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
 
 
 @app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Output folder of the first run.")],
+    run_b: Annotated[Path, typer.Argument(help="Output folder of the second run.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Also write compare.md, compare.csv, compare.html."),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare two runs: coverage per kind/tier and community, sites added and removed."""
+    from rich.table import Table
+
+    from facplan.compare import compare_runs, write_comparison
+
+    try:
+        c = compare_runs(run_a, run_b)
+    except InputError as exc:
+        _fail(exc, debug)
+        return
+    t = Table(title=f"{c.name_a} → {c.name_b}")
+    for col in ("kind/tier", "A", "B", "change"):
+        t.add_column(col)
+    for _, r in c.access.iterrows():
+        t.add_row(r.kind_tier, f"{r.coverage_a:.1%}", f"{r.coverage_b:.1%}",
+                  f"{r.change * 100:+.1f} pp")
+    out.print(t)
+    out.print(f"sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", [])))
+    out.print(f"sites removed ({len(c.removed)}): " + ", ".join(c.removed.get("site_id", [])))
+    if out_dir is not None:
+        write_comparison(c, out_dir)
+        out.print(f"comparison written to {out_dir}")
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "maps/demo"

@@ -264,13 +264,14 @@ def graph_from_edges(
     keep = iu != iv
     iu, iv, w = iu[keep], iv[keep], length_m[keep]
     # parallel edges: keep the shortest of each unordered pair
-    a = np.minimum(iu, iv)
-    b = np.maximum(iu, iv)
-    srt = np.lexsort((w, b, a))
-    a, b, w = a[srt], b[srt], w[srt]
-    first = np.ones(len(a), dtype=bool)
-    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    a, b, w = a[first], b[first], w[first]
+    key = np.minimum(iu, iv) * len(node_id) + np.maximum(iu, iv)
+    srt = np.argsort(key, kind="stable")
+    key = key[srt]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    w = np.minimum.reduceat(w[srt], starts) if len(starts) else w[:0]
+    a, b = np.divmod(key[starts], len(node_id))
     # drop nodes on no edge; renumber keeping the input order
     used = np.zeros(len(node_id), dtype=bool)
     used[a] = True

@@ -14,10 +14,7 @@ from facplan.cells import clip_to_communities
 from facplan.io.dasymetric import dasymetric_population
 from facplan.io.osm import open_pbf, read_osm_admin, read_osm_buildings
 
-try:
-    from .conftest import shared_file
-except ImportError:  # tests/ is not a package (no __init__.py): pytest puts it on sys.path
-    from conftest import shared_file
+from .conftest import shared_file
 
 UTM32N = 32632
 # Illustrative test totals (round numbers of the order of each municipality's population).
@@ -169,14 +166,14 @@ def test_community_without_homes(buildings, municipalities):
     assert cells["population"].sum() == pytest.approx(1000.0 * len(municipalities))
 
 
-def test_report_table(per_community, municipalities, capsys):
-    cells, _ = per_community
+def test_per_municipality_table(per_community, municipalities):
+    cells, totals = per_community
     names = dict(zip(municipalities["community_id"], municipalities["name"], strict=True))
     table = cells.groupby("community_id")["population"].agg(cells="size", population="sum")
     table.index = table.index.map(names).rename("name")
-    with capsys.disabled():
-        print("\n" + table.sort_index().round(1).to_string())
-    assert len(table) == 11
+    assert sorted(table.index) == sorted(TOTALS)
+    assert (table["cells"] > 0).all()
+    assert table["population"].round(6).to_dict() == {k: float(v) for k, v in TOTALS.items()}
 
 
 # -- errors on small synthetic layers ----------------------------------------------------

@@ -11,10 +11,7 @@ from shapely.geometry import Point, box
 from facplan import InputError
 from facplan.io.generate import kmeans_candidates
 
-try:
-    from .conftest import shared_file
-except ImportError:  # tests/ is not a package (no __init__.py): pytest puts it on sys.path
-    from conftest import shared_file
+from .conftest import shared_file
 
 UTM22S = 32722
 

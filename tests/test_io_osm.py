@@ -24,10 +24,7 @@ from facplan.io.osm import (
 )
 from facplan.standards import resolve_standards
 
-try:
-    from .conftest import shared_file
-except ImportError:  # tests/ is not a package (no __init__.py): pytest puts it on sys.path
-    from conftest import shared_file
+from .conftest import shared_file
 
 UTM32N = 32632
 MUNICIPALITIES = {

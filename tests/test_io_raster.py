@@ -11,10 +11,7 @@ from shapely.geometry import box
 from facplan import InputError
 from facplan.io.raster import read_population_raster
 
-try:
-    from .conftest import shared_file
-except ImportError:  # tests/ is not a package (no __init__.py): pytest puts it on sys.path
-    from conftest import shared_file
+from .conftest import shared_file
 
 PIXEL_M = 250.0
 NODATA = -1.0

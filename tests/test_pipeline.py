@@ -122,7 +122,8 @@ def test_rerun_is_byte_identical(city, tmp_path):
     a = facplan.run(sc).write(tmp_path / "a")
     b = facplan.run(sc).write(tmp_path / "b")
     for name in ("demand.geojson", "sites.geojson", "candidates.geojson",
-                 "communities.geojson", "communities.csv", "map.html"):
+                 "communities.geojson", "communities.csv", "map.html", "report.md",
+                 "coverage_curve.png", "plan.gpkg"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     sa = json.loads((a / "summary.json").read_text())
     sb = json.loads((b / "summary.json").read_text())

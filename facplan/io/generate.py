@@ -16,10 +16,12 @@ from facplan._errors import InputError
 from facplan.cells import cell_points
 from facplan.io.vector import numeric_field, require_fields
 
-__all__ = ["kmeans_candidates", "KMEANS_N_INIT"]
+__all__ = ["kmeans_candidates", "KMEANS_N_INIT", "PARALLEL_MIN_WORK"]
 
 #: k-means restarts (the best inertia is kept); fixed so results depend only on ``seed``.
 KMEANS_N_INIT = 10
+#: Below this many cell × cluster pairs k-means runs on one thread.
+PARALLEL_MIN_WORK = 5_000_000
 
 
 def kmeans_candidates(
@@ -59,6 +61,7 @@ def kmeans_candidates(
         ``n`` < 1 or more than the distinct populated locations.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     where = "population"
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -84,10 +87,14 @@ def kmeans_candidates(
             f"populated cell locations ({len(cells)} cells)",
             field="n",
         )
-    # tol=0: iterate until the assignment no longer changes (a true Lloyd fixed point)
-    km = KMeans(n_clusters=int(n), n_init=KMEANS_N_INIT, random_state=seed, tol=0.0).fit(
-        xy, sample_weight=w
-    )
+    # tol=0: iterate until the assignment no longer changes (a true Lloyd fixed point).
+    # Small inputs run on one thread: OpenMP start-up and spinning cost far more than the
+    # work there (seconds instead of milliseconds on a busy 2-core machine).
+    threads = 1 if len(xy) * n < PARALLEL_MIN_WORK else None
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        km = KMeans(n_clusters=int(n), n_init=KMEANS_N_INIT, random_state=seed, tol=0.0).fit(
+            xy, sample_weight=w
+        )
     labels = km.labels_
     mass = np.bincount(labels, weights=w, minlength=n)
     cx = np.bincount(labels, weights=w * xy[:, 0], minlength=n) / mass

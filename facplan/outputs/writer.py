@@ -47,9 +47,12 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
 
     Files: ``summary.json``, ``demand.geojson``, ``sites.geojson``,
     ``candidates.geojson`` (when candidates are given), ``communities.geojson`` and
-    ``communities.csv`` (when communities are given), ``map.html``. GeoJSON is EPSG:4326.
+    ``communities.csv`` (when communities are given), ``map.html``, ``report.md``,
+    ``coverage_curve.png`` and ``plan.gpkg``. GeoJSON and GeoPackage are EPSG:4326.
     """
+    from facplan.outputs.gpkg import write_gpkg
     from facplan.outputs.map import write_map
+    from facplan.outputs.report import write_coverage_plot, write_report
 
     m = build_result_map(result)
     with atomic_output_dir(out, force=force) as tmp:
@@ -64,4 +67,7 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
             write_geojson(tmp / "communities.geojson", result.communities)
             write_csv(tmp / "communities.csv", result.communities)
         write_map(tmp / "map.html", m, assets=result.scenario.map.assets)
+        write_report(tmp / "report.md", result)
+        write_coverage_plot(tmp / "coverage_curve.png", result)
+        write_gpkg(tmp / "plan.gpkg", result)
     return Path(out)
