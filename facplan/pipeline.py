@@ -22,16 +22,10 @@ import shapely
 
 from facplan import access, network
 from facplan._errors import FacplanWarning, InputError
-from facplan.cells import cell_points, clip_to_communities
-from facplan.io import (
-    choose_crs,
-    read_candidates,
-    read_communities,
-    read_facilities,
-    read_population,
-    to_projected,
-)
-from facplan.scenario import OptimizeSpec, Scenario
+from facplan.cells import cell_points
+from facplan.inputs import load_layers
+from facplan.scenario import Scenario
+from facplan.siting import NOT_IN_ENTRY, SitingInput, SitingResult, plan_sites, serving_tiers
 from facplan.standards import TIER_ORDER, Standard
 
 __all__ = ["Result", "run", "layer_key"]
@@ -79,6 +73,7 @@ class Result:
     facilities: gpd.GeoDataFrame
     catchments: gpd.GeoDataFrame
     thresholds: dict[str, float] = field(default_factory=dict)
+    exclusions: gpd.GeoDataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""
@@ -115,40 +110,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@dataclass
-class _Inputs:
-    crs: Any
-    cells: gpd.GeoDataFrame
-    communities: gpd.GeoDataFrame | None
-    facilities: gpd.GeoDataFrame
-    candidates: gpd.GeoDataFrame | None
-    outside: dict
-
-
-def _read_inputs(scenario: Scenario, standards: dict) -> _Inputs:
-    pop = read_population(scenario.population)
-    crs = choose_crs(scenario.crs, pop)
-    cells = to_projected(pop, crs)
-    communities = None
-    if scenario.communities is not None:
-        communities = to_projected(read_communities(scenario.communities), crs)
-    cells, outside = clip_to_communities(cells, communities)
-    if len(cells) == 0:
-        raise InputError(
-            "no population cell lies inside any community; check that both layers cover "
-            "the same area and have the right CRS",
-            file=str(scenario.population.path),
-        )
-    facilities = to_projected(read_facilities(scenario.facilities, standards), crs)
-    candidates = None
-    if scenario.candidates is not None:
-        candidates = to_projected(read_candidates(scenario.candidates, standards), crs)
-        poly_area = candidates.geometry.area.to_numpy()
-        area = candidates["area_m2"].to_numpy()
-        candidates["area_m2"] = np.where(np.isnan(area) & (poly_area > 0), poly_area, area)
-    return _Inputs(crs, cells, communities, facilities, candidates, outside)
-
-
 def _read_network(scenario: Scenario, crs: Any) -> network.Graph:
     crs_str = crs.to_string()
     if scenario.network.pbf is not None:
@@ -163,33 +124,30 @@ def _kind_tiers(scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dic
     return sorted(pairs, key=lambda kt: (kt[0], TIER_ORDER.get(kt[1], 9), kt[1]))
 
 
-def _serving_tiers(kind: str, tier: str, standards: dict) -> list[str]:
-    """Tiers of ``kind`` whose facilities serve ``tier`` demand (itself, plus higher
-    tiers marked ``nested``)."""
-    out = [tier]
-    for t, std in standards[kind].items():
-        if t != tier and std.nested and TIER_ORDER.get(t, 9) < TIER_ORDER.get(tier, 9):
-            out.append(t)
+def _demand_weights(scenario: Scenario, cells: gpd.GeoDataFrame) -> np.ndarray:
+    """Demand per cell: population + Σ (weight − 1) × group people."""
+    demand = cells["population"].to_numpy(dtype=float).copy()
+    for group, w in scenario.weights.items():
+        demand += (w - 1.0) * cells[group].to_numpy(dtype=float)
+    return np.clip(demand, 0.0, None)
+
+
+def _group_access(
+    scenario: Scenario, cells: gpd.GeoDataFrame, dist: np.ndarray, std: Standard
+) -> dict:
+    """Coverage of each population group; a group with its own walking speed gets its
+    own threshold when the standard is in minutes."""
+    out = {}
+    for group, g in scenario.population.groups.items():
+        people = cells[group].to_numpy(dtype=float)
+        thr = std.walk_m
+        if std.walk_min is not None and g.walk_speed_m_s is not None:
+            thr = std.walk_min * 60.0 * g.walk_speed_m_s
+        s = access.coverage_stats(dist, people, thr)
+        out[group] = {k: s[k] for k in ("threshold_m", "covered_population", "coverage",
+                                        "unreachable_population")}
+        out[group]["population"] = float(people.sum())
     return out
-
-
-def _eligibility(
-    spec: OptimizeSpec, candidates: gpd.GeoDataFrame, std: Standard, used: set[str]
-) -> np.ndarray:
-    """Why each candidate cannot serve this entry ('' = eligible)."""
-    reason = np.full(len(candidates), "", dtype=object)
-    kind = candidates["kind"].to_numpy()
-    tier = candidates["tier"].to_numpy()
-    area = candidates["area_m2"].to_numpy()
-    reason[kind != spec.kind] = "other kind"
-    other_tier = (kind == spec.kind) & (tier != "") & (tier != spec.tier)
-    reason[other_tier] = "other tier"
-    blank_small = (reason == "") & (tier == "") & ~(np.nan_to_num(area, nan=0.0) >= std.min_area_m2)
-    reason[blank_small] = f"too small for {spec.tier} (< {std.min_area_m2:g} m²)"
-    ids = candidates["site_id"].to_numpy()
-    reason[(reason == "") & np.isin(ids, list(spec.forbid))] = "forbidden"
-    reason[(reason == "") & np.isin(ids, list(used))] = "used by another entry"
-    return reason
 
 
 def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
@@ -211,21 +169,24 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     InputError
         Inputs that cannot be right (DESIGN, *Semantics*).
     """
-    from facplan.optimize import MCLP
+    if scenario.sweep:
+        raise InputError(
+            "this scenario has a 'sweep' block: run it with `facplan batch`, which expands "
+            "the sweep into one run per value",
+            field="sweep",
+        )
+    if scenario.network.matrix is not None:
+        from facplan.matrix_run import run_matrix
 
+        return run_matrix(scenario, progress=progress)
     timer = _Timer(progress)
-    warn: list[str] = []
     standards = scenario.resolved_standards()
 
     with timer.stage("read inputs"):
-        inp = _read_inputs(scenario, standards)
-    crs = inp.crs
-    cells, facilities, candidates = inp.cells, inp.facilities, inp.candidates
-    if inp.outside["cells"]:
-        warn.append(
-            f"{inp.outside['cells']} population cells ({inp.outside['population']:.0f} "
-            "people) lie outside every community and are left out of the study area"
-        )
+        layers = load_layers(scenario, standards)
+    warn = list(layers.warnings)
+    crs = layers.crs
+    cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
 
     with timer.stage("read network"):
         graph = _read_network(scenario, crs)
@@ -253,17 +214,18 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
                 f"no population cell is within max_snap_m = {scenario.max_snap_m:g} m of the "
                 "walking network; do the population and the network cover the same area "
                 "(check lon/lat order and CRS)?",
-                file=str(scenario.population.path),
+                file=str(scenario.population.path or "population"),
             )
         if unsnapped.any():
             warn.append(
                 f"{int(unsnapped.sum())} cells ({pop[unsnapped].sum():.0f} people) are farther "
-                f"than max_snap_m = {scenario.max_snap_m:g} m from the network: unreachable"
+                f"than max_snap_m = {scenario.max_snap_m:g} m from the network: unreachable "
+                "(first: " + ", ".join(cells["cell_id"].to_numpy()[unsnapped][:5]) + ")"
             )
         if (fac_nodes < 0).any():
             warn.append(
                 f"{int((fac_nodes < 0).sum())} existing facilities are farther than "
-                f"max_snap_m from the network and serve no one: "
+                "max_snap_m from the network and serve no one: "
                 + ", ".join(facilities["facility_id"].to_numpy()[fac_nodes < 0][:5])
             )
         if candidates is not None and (cand_nodes < 0).any():
@@ -273,6 +235,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             )
 
     demand = cells.copy()
+    demand_w = _demand_weights(scenario, cells)
     thresholds: dict[str, float] = {}
     access_summary: dict[str, dict] = {}
     kind_tiers = _kind_tiers(scenario, facilities, standards)
@@ -280,7 +243,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     with timer.stage("access"):
         for kind, tier in kind_tiers:
             std = standards[kind][tier]
-            serving = _serving_tiers(kind, tier, standards)
+            serving = serving_tiers(kind, tier, standards)
             mask = (facilities["kind"].to_numpy() == kind) & np.isin(
                 facilities["tier"].to_numpy(), serving
             )
@@ -289,135 +252,43 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             key = layer_key(kind, tier)
             demand[f"dist_{key}"] = dist
             thresholds[f"dist_{key}"] = std.walk_m
-            access_summary[f"{kind}/{tier}"] = access.coverage_stats(dist, pop, std.walk_m)
+            summary_kt = access.coverage_stats(dist, pop, std.walk_m)
+            if scenario.population.groups:
+                summary_kt["groups"] = _group_access(scenario, cells, dist, std)
             own = mask & (facilities["tier"].to_numpy() == tier)
-            area = facilities["area_m2"].to_numpy()
+            area = facilities["area_m2"].to_numpy(dtype=float)
             if own.any() and np.isfinite(area[own]).any():
                 m = access.site_matrix(g, fac_nodes[own], cell_nodes, std.walk_m)
-                demand[f"sfca_{key}"] = access.two_step_fca(m, area[own], pop)
-        if not any(
-            (~np.isnan(d)).any() for d in before.values()
-        ) and before and not scenario.optimize:
-            raise InputError(
-                "no population cell can reach any facility on the network; check that "
-                "facilities and population lie on the same network"
-            )
+                sfca = access.two_step_fca(m, area[own], pop)
+                demand[f"sfca_{key}"] = sfca
+                summary_kt["sfca_mean_m2"] = (
+                    float(np.average(sfca, weights=pop)) if pop.sum() > 0 else 0.0
+                )
+                summary_kt["sfca_target_m2"] = scenario.sfca_target_m2
+                summary_kt["sfca_target_share"] = (
+                    float(pop[sfca >= scenario.sfca_target_m2].sum() / pop.sum())
+                    if pop.sum() > 0 else 0.0
+                )
+            access_summary[f"{kind}/{tier}"] = summary_kt
 
-    # ---- optimize -----------------------------------------------------------------
-    chosen_rows: list[dict] = []
-    opt_summary: list[dict] = []
-    extra_open: dict[tuple[str, str], list[int]] = {}
-    cand_reason = None
-    cand_gain = None
-    used: set[str] = set()
+    siting = SitingResult()
     with timer.stage("optimize"):
         if candidates is not None and scenario.optimize:
-            cand_reason = np.full(len(candidates), "not in any optimize entry", dtype=object)
-            cand_gain = np.full(len(candidates), np.nan)
-            ids = candidates["site_id"].to_numpy()
-            unsnapped_c = cand_nodes < 0
-            any_usable = False
-            for i, spec in enumerate(scenario.optimize):
-                std = standards[spec.kind][spec.tier]
-                reason = _eligibility(spec, candidates, std, used)
-                reason[(reason == "") & unsnapped_c] = "too far from the network"
-                for fid in spec.force:
-                    if fid not in set(ids):
-                        raise InputError(
-                            f"force: no candidate with id {fid!r}", field=f"optimize.{i}.force"
-                        )
-                for fid in spec.force:
-                    r = reason[ids == fid][0]
-                    if r:
-                        raise InputError(
-                            f"force: candidate {fid!r} cannot serve {spec.kind}/{spec.tier} "
-                            f"({r})", field=f"optimize.{i}.force",
-                        )
-                eligible = np.flatnonzero(reason == "")
-                # record reasons: a candidate eligible anywhere is shown as eligible
-                upd = (cand_reason == "not in any optimize entry") | (reason == "")
-                cand_reason[upd & (reason == "")] = ""
-                rel = upd & (reason != "") & (cand_reason != "")
-                keep_other = np.isin(reason, ["other kind", "other tier"])
-                cand_reason[rel & ~keep_other] = reason[rel & ~keep_other]
-                if len(eligible) == 0:
-                    warn.append(
-                        f"optimize.{i} ({spec.kind}/{spec.tier}): no eligible candidate; "
-                        "nothing chosen"
-                    )
-                    opt_summary.append(_empty_opt(spec, access_summary, pop, before))
-                    continue
-                any_usable = True
-                before_d = before[(spec.kind, spec.tier)]
-                prior = extra_open.get((spec.kind, spec.tier), [])
-                if prior:
-                    prior_d = access.nearest_distance(g, cand_nodes[prior], cell_nodes)
-                    before_d = np.fmin(before_d, prior_d)
-                covered_before = access.covered_mask(before_d, std.walk_m)
-                cov = access.site_matrix(g, cand_nodes[eligible], cell_nodes, std.walk_m)
-                eids = ids[eligible]
-                force_pos = [int(np.flatnonzero(eids == f)[0]) for f in spec.force]
-                costs = candidates["cost"].to_numpy()[eligible]
-                model = MCLP.from_matrix(
-                    cov, pop, site_ids=list(eids), sites=spec.sites, budget=spec.budget,
-                    cost=costs, covered_before=covered_before, force=force_pos,
-                    time_limit_s=spec.time_limit_s, method=spec.method,
-                ).solve()
-                # gain alone, for candidates.geojson
-                m = cov.tocsr().copy()
-                m.data = np.ones_like(m.data)
-                gain = m @ np.where(covered_before, 0.0, pop)
-                cand_gain[eligible] = np.fmax(np.nan_to_num(cand_gain[eligible], nan=-1), gain)
-                sel = np.asarray(model.selected_, dtype=int)
-                if spec.budget is not None:
-                    unaff = costs > spec.budget
-                    if unaff.any():
-                        warn.append(
-                            f"optimize.{i} ({spec.kind}/{spec.tier}): {int(unaff.sum())} "
-                            f"eligible candidates cost more than the budget {spec.budget:g}"
-                        )
-                for rank, (j, gain_j) in enumerate(
-                    zip(sel, np.asarray(model.marginal_, dtype=float), strict=True), start=1
-                ):
-                    gi = int(eligible[j])
-                    used.add(ids[gi])
-                    chosen_rows.append(
-                        {
-                            "_row": gi, "site_id": ids[gi], "kind": spec.kind, "tier": spec.tier,
-                            "rank": rank, "marginal_population": float(gain_j),
-                            "cost": float(candidates["cost"].to_numpy()[gi]),
-                            "optimize": i,
-                        }
-                    )
-                extra_open.setdefault((spec.kind, spec.tier), []).extend(
-                    int(eligible[j]) for j in sel
-                )
-                opt_summary.append(
-                    {
-                        "kind": spec.kind, "tier": spec.tier, "model": spec.model,
-                        "selected": [str(ids[eligible[j]]) for j in sel],
-                        "objective": float(model.objective_), "bound": float(model.bound_),
-                        "gap": float(model.gap_),
-                        "covered_before": float(model.covered_before_),
-                        "covered_after": float(model.covered_after_),
-                        "method": str(model.method_),
-                        "seconds": round(float(model.seconds_), 3),
-                    }
-                )
-            if not any_usable:
-                raise InputError(
-                    "no usable candidate at all: every candidate is of another kind or "
-                    "tier, too small, forbidden or too far from the network",
-                    file=str(scenario.candidates.path),
-                )
+            siting = plan_sites(SitingInput(
+                scenario=scenario, standards=standards, graph=g, cell_nodes=cell_nodes,
+                cand_nodes=cand_nodes, candidates=candidates, demand=demand_w, before=before,
+                facilities=facilities, communities=layers.communities,
+                exclusions=layers.exclusions,
+            ))
+            warn.extend(siting.warnings)
+    chosen_rows = siting.rows
 
-    # ---- after -------------------------------------------------------------------
     with timer.stage("access after"):
         for kind, tier in kind_tiers:
             key = layer_key(kind, tier)
             std = standards[kind][tier]
             d = before[(kind, tier)].copy()
-            serving = _serving_tiers(kind, tier, standards)
+            serving = serving_tiers(kind, tier, standards)
             new_rows = [
                 r["_row"] for r in chosen_rows if r["kind"] == kind and r["tier"] in serving
             ]
@@ -426,16 +297,16 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             demand[f"dist_{key}_after"] = d
             thresholds[f"dist_{key}_after"] = std.walk_m
             after = access.coverage_stats(d, pop, std.walk_m)
-            access_summary[f"{kind}/{tier}"]["after"] = {
-                k: after[k]
-                for k in ("covered_population", "coverage", "mean_m", "p50_m", "p90_m",
-                          "unreachable_population")
-            }
-        unreachable = access_summary and all(
-            np.isnan(demand[f"dist_{layer_key(k, t)}_after"].to_numpy()).all()
+            a = {k: after[k] for k in ("covered_population", "coverage", "mean_m", "p50_m",
+                                       "p90_m", "unreachable_population")}
+            if scenario.population.groups:
+                a["groups"] = _group_access(scenario, cells, d, std)
+            access_summary[f"{kind}/{tier}"]["after"] = a
+        reachable_any = any(
+            (~np.isnan(demand[f"dist_{layer_key(k, t)}_after"].to_numpy())).any()
             for k, t in kind_tiers
         )
-        if unreachable and (len(facilities) or chosen_rows):
+        if kind_tiers and not reachable_any and (len(facilities) or chosen_rows):
             raise InputError(
                 "no population cell can reach any facility or chosen site on the walking "
                 "network; check that the layers cover the same area"
@@ -445,22 +316,22 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
         sites = _sites_frame(chosen_rows, candidates, crs)
         catchments = _catchments(g, sites, cand_nodes, candidates, chosen_rows, standards)
         comm_out = None
-        if inp.communities is not None:
+        if layers.communities is not None:
             comm_out = _communities_out(
-                inp.communities, demand, kind_tiers, thresholds, facilities, sites
+                layers.communities, demand, kind_tiers, thresholds, facilities, sites,
+                siting.summary,
             )
             if len(sites):
-                sites["community_id"] = _community_of(sites, inp.communities)
+                sites["community_id"] = _community_of(sites, layers.communities)
         cand_out = None
         if candidates is not None:
             cand_out = candidates.copy()
             cand_out["chosen"] = cand_out["site_id"].isin(sites["site_id"])
-            cand_out["gain"] = cand_gain if cand_gain is not None else np.nan
-            reason = (
-                cand_reason if cand_reason is not None
-                else np.full(len(candidates), "not in any optimize entry", dtype=object)
+            cand_out["gain"] = siting.gain if siting.gain is not None else np.nan
+            cand_out["excluded"] = (
+                siting.reason if siting.reason is not None
+                else np.full(len(candidates), NOT_IN_ENTRY, dtype=object)
             )
-            cand_out["excluded"] = reason
 
     demand_cols = ["cell_id", "population", "community_id"] + sorted(
         c for c in demand.columns if c.startswith(("dist_", "sfca_"))
@@ -474,7 +345,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
         "population_total": float(pop.sum()),
         "cells": int(len(cells)),
         "access": access_summary,
-        "optimize": opt_summary,
+        "optimize": siting.summary,
         "warnings": warn,
         "unreachable_cells": int(unsnapped.sum()),
         "network": {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
@@ -488,17 +359,8 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     return Result(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
-        catchments=catchments, thresholds=thresholds,
+        catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
     )
-
-
-def _empty_opt(spec: OptimizeSpec, access_summary: dict, pop: np.ndarray, before: dict) -> dict:
-    cov = access_summary[f"{spec.kind}/{spec.tier}"]["covered_population"]
-    return {
-        "kind": spec.kind, "tier": spec.tier, "model": spec.model, "selected": [],
-        "objective": 0.0, "bound": 0.0, "gap": 0.0, "covered_before": cov,
-        "covered_after": cov, "method": "none", "seconds": 0.0,
-    }
 
 
 def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
@@ -523,6 +385,7 @@ def _community_of(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.
 def _communities_out(
     communities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, kind_tiers: list,
     thresholds: dict, facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
+    opt_summary: list[dict],
 ) -> gpd.GeoDataFrame:
     dist_cols: dict[str, np.ndarray] = {}
     thr: dict[str, float] = {}
@@ -549,11 +412,21 @@ def _communities_out(
             pts = gpd.GeoDataFrame(geometry=nc.geometry.representative_point(), crs=nc.crs)
             j = gpd.sjoin(communities[["community_id", "geometry"]], pts, how="inner", predicate="intersects")
             new_centre = communities["community_id"].isin(j["community_id"]).to_numpy()
+    no_candidate = {c for o in opt_summary for c in o.get("gaps", [])}
+    for col in [c for c in demand.columns if c.startswith("sfca_")]:
+        df = pd.DataFrame({"c": demand["community_id"].to_numpy(),
+                           "w": demand["population"].to_numpy(),
+                           "v": demand[col].to_numpy() * demand["population"].to_numpy()})
+        grp = df.groupby("c").sum()
+        mean = (grp["v"] / grp["w"].where(grp["w"] > 0)).reindex(table["community_id"])
+        table[col] = mean.to_numpy()
     gaps = []
     for r, (_, row) in enumerate(table.iterrows()):
         items = []
         if not has[r] and not new_centre[r]:
             items.append("no neighbourhood centre")
+        if row["community_id"] in no_candidate:
+            items.append("no eligible candidate for a centre")
         for kind, tier in kind_tiers:
             c = row[f"coverage_{layer_key(kind, tier)}_after"]
             if row["population"] > 0 and c < 1.0 - 1e-9:

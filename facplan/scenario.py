@@ -35,6 +35,11 @@ __all__ = [
     "CandidatesSpec",
     "OptimizeSpec",
     "MapSpec",
+    "ExclusionSpec",
+    "DasymetricSpec",
+    "GenerateSpec",
+    "GroupSpec",
+    "PhaseSpec",
 ]
 
 
@@ -51,20 +56,69 @@ def _resolve(value: Any, info: ValidationInfo) -> Path:
 
 
 class _FileSource(_Strict):
-    path: Path = Field(description="File to read (any format geopandas reads; CSV for points).")
+    path: Path | None = Field(
+        None, description="File to read (any format geopandas reads; CSV for points)."
+    )
     layer: str | None = Field(None, description="Layer name inside a GeoPackage.")
     id_field: str | None = Field(
         None, description="Field holding unique ids; without it ids are '<source>-<row>'."
     )
 
-    @field_validator("path", mode="before")
+    @field_validator("path", "osm_file", mode="before", check_fields=False)
     @classmethod
-    def _path(cls, v: Any, info: ValidationInfo) -> Path:
-        return _resolve(v, info)
+    def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+
+Coords = Literal["wgs84", "gcj02", "bd09"]
+
+
+class GroupSpec(_Strict):
+    """A population group (age column) with its own walking speed."""
+
+    walk_speed_m_s: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="Walking speed of this group in m/s (used for minute standards)."
+    )
+
+
+class DasymetricSpec(_Strict):
+    """Population estimated from residential buildings (footprint × levels)."""
+
+    buildings: str = Field(
+        "osm", description="'osm' (buildings of the network's PBF or osm_file) or a file path."
+    )
+    osm_file: Path | None = Field(None, description="PBF to take OSM buildings from.")
+    total: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="People to spread over all residential floor area."
+    )
+    community_field: str | None = Field(
+        None, description="Field of the communities layer with each community's population."
+    )
+    grid_m: Annotated[float, Field(gt=0)] = Field(100.0, description="Grid cell size, m.")
+    floor_area_per_person_m2: Annotated[float, Field(gt=0)] = 35.0
+    default_levels: Annotated[float, Field(gt=0)] = 3.0
+
+    @field_validator("osm_file", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @field_validator("buildings", mode="before")
+    @classmethod
+    def _buildings(cls, v: Any, info: ValidationInfo) -> str:
+        v = str(v)
+        return v if v == "osm" else str(_resolve(v, info))
+
+    @model_validator(mode="after")
+    def _totals(self) -> DasymetricSpec:
+        if self.total is not None and self.community_field is not None:
+            raise ValueError("give 'total' or 'community_field', not both")
+        return self
 
 
 class PopulationSpec(_FileSource):
-    """Population cells: polygons, points, or a CSV of points."""
+    """Population cells: a raster (GeoTIFF), polygons, points, a CSV of points, or a
+    dasymetric estimate from buildings."""
 
     field: str = Field("population", description="Field with the number of people per cell.")
     lon: str | None = Field(None, description="CSV only: longitude column (x).")
@@ -72,39 +126,111 @@ class PopulationSpec(_FileSource):
     crs: int | str | None = Field(
         None, description="CSV only: CRS of lon/lat columns (default EPSG:4326)."
     )
+    band: Annotated[int, Field(ge=1)] = Field(1, description="Raster only: band to read.")
+    coords: Coords = Field(
+        "wgs84", description="Points given in GCJ-02 or BD-09 (Chinese map services)."
+    )
+    groups: dict[str, GroupSpec] = Field(
+        default_factory=dict,
+        description="Population group fields (e.g. age_65_plus) carried through and reported.",
+    )
+    dasymetric: DasymetricSpec | None = None
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _groups(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return {str(g): {} for g in v}
+        return {} if v is None else {k: (g or {}) for k, g in v.items()}
+
+    @model_validator(mode="after")
+    def _source(self) -> PopulationSpec:
+        if (self.path is None) == (self.dasymetric is None):
+            raise ValueError("give exactly one of 'path' or 'dasymetric'")
+        return self
+
+    @property
+    def is_raster(self) -> bool:
+        return self.path is not None and self.path.suffix.lower() in RASTER_SUFFIXES
+
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc")
 
 
 class CommunitiesSpec(_FileSource):
-    """Community boundaries (社区): polygons with an id and a name."""
+    """Community boundaries (社区): polygons from a file or OSM admin boundaries."""
 
     name_field: str | None = Field(None, description="Field with the community name.")
+    osm_admin_level: Annotated[int, Field(ge=1, le=12)] | None = Field(
+        None, description="Take boundary=administrative relations of this admin_level."
+    )
+    osm_file: Path | None = Field(None, description="PBF for osm_admin_level (default: network).")
+
+    @model_validator(mode="after")
+    def _source(self) -> CommunitiesSpec:
+        if (self.path is None) == (self.osm_admin_level is None):
+            raise ValueError("give exactly one of 'path' or 'osm_admin_level'")
+        return self
+
+
+class ExclusionSpec(_FileSource):
+    """Zones where no new site may go (heritage protection 遗址保护区, …)."""
+
+    name_field: str | None = Field(None, description="Field with the zone's name.")
+
+    @model_validator(mode="after")
+    def _source(self) -> ExclusionSpec:
+        if self.path is None:
+            raise ValueError("give 'path'")
+        return self
 
 
 class NetworkSpec(_Strict):
-    """The walking network: exactly one of ``pbf`` or ``graphml``."""
+    """The walking network: exactly one of ``pbf``, ``graphml`` or ``matrix``."""
 
     pbf: Path | None = Field(None, description="OpenStreetMap PBF extract (walking filter).")
     graphml: Path | None = Field(None, description="osmnx GraphML file, lengths in metres.")
+    matrix: Path | None = Field(
+        None,
+        description="Precomputed long-format origin-destination table (CSV: origin id, "
+        "destination id, walking cost in metres), e.g. from r5py, ORS or ArcGIS.",
+    )
+    origin_field: str = Field("origin", description="matrix: column of cell ids.")
+    destination_field: str = Field(
+        "destination", description="matrix: column of facility/candidate ids."
+    )
+    cost_field: str = Field("cost", description="matrix: column of walking metres.")
 
-    @field_validator("pbf", "graphml", mode="before")
+    @field_validator("pbf", "graphml", "matrix", mode="before")
     @classmethod
     def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _resolve(v, info)
 
     @model_validator(mode="after")
     def _one(self) -> NetworkSpec:
-        given = [k for k in ("pbf", "graphml") if getattr(self, k) is not None]
+        given = [k for k in ("pbf", "graphml", "matrix") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'pbf' or 'graphml'")
+            raise ValueError("give exactly one of 'pbf', 'graphml' or 'matrix'")
         return self
 
     @property
+    def key(self) -> str:
+        return next(k for k in ("pbf", "graphml", "matrix") if getattr(self, k) is not None)
+
+    @property
     def path(self) -> Path:
-        return self.pbf if self.pbf is not None else self.graphml  # type: ignore[return-value]
+        return getattr(self, self.key)
 
 
 class FacilitySource(_FileSource):
-    """Existing facilities of one file: fixed ``kind``/``tier`` or taken from fields."""
+    """Existing facilities of one file or OSM tag query: fixed ``kind``/``tier`` or taken
+    from fields; OSM facilities without a tier get one by site area."""
+
+    osm: dict[str, list[str] | bool] | None = Field(
+        None, description="OSM tags, e.g. {leisure: [pitch, sports_centre]}."
+    )
+    osm_file: Path | None = Field(None, description="PBF for 'osm' (default: the network's).")
+    coords: Coords = Field("wgs84", description="Points given in GCJ-02 or BD-09.")
 
     kind: str | None = Field(None, description="Facility kind for every row.")
     kind_field: str | None = Field(None, description="Field holding the kind per row.")
@@ -114,6 +240,12 @@ class FacilitySource(_FileSource):
 
     @model_validator(mode="after")
     def _kind(self) -> FacilitySource:
+        if (self.path is None) == (self.osm is None) and not isinstance(self, CandidatesSpec):
+            raise ValueError("give exactly one of 'path' or 'osm'")
+        if self.osm is not None and self.kind is None:
+            raise ValueError("an 'osm' source needs 'kind'")
+        if isinstance(self, CandidatesSpec) and self.path is None:
+            return self
         if (self.kind is None) == (self.kind_field is None):
             raise ValueError("give exactly one of 'kind' or 'kind_field'")
         if self.tier is not None and self.tier_field is not None:
@@ -121,10 +253,48 @@ class FacilitySource(_FileSource):
         return self
 
 
-class CandidatesSpec(FacilitySource):
-    """Candidate sites; a blank tier may serve any tier whose minimum area it meets."""
+class GenerateSpec(_Strict):
+    """Candidates generated by population-weighted k-means."""
 
+    n: Annotated[int, Field(gt=0)] = Field(description="Number of candidate sites.")
+    kind: str = Field("sports_park", description="Kind of the generated candidates.")
+    seed: int = 0
+
+
+class CandidatesSpec(FacilitySource):
+    """Candidate sites from a file, from OSM (open land, parking, large non-residential
+    buildings), or generated by k-means; a blank tier may serve any tier whose minimum
+    area it meets."""
+
+    osm: bool | dict[str, list[str] | bool] | None = Field(  # type: ignore[assignment]
+        None, description="true: open land, surface parking, large non-homes from OSM."
+    )
+    generate: GenerateSpec | None = None
     cost_field: str | None = Field(None, description="Field with the cost of building the site.")
+    capacity_field: str | None = Field(
+        None, description="Field with the people one site can serve (capacitated models)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CandidatesSpec:
+        given = [k for k in ("path", "osm", "generate") if getattr(self, k) not in (None, False)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'path', 'osm' or 'generate'")
+        return self
+
+
+class PhaseSpec(_Strict):
+    """One phase (year) of a phased plan."""
+
+    year: int
+    budget: Annotated[float, Field(ge=0)] | None = None
+    sites: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PhaseSpec:
+        if (self.budget is None) == (self.sites is None):
+            raise ValueError("each phase needs exactly one of 'budget' or 'sites'")
+        return self
 
 
 class OptimizeSpec(_Strict):
@@ -132,9 +302,20 @@ class OptimizeSpec(_Strict):
 
     kind: str
     tier: str = "all"
-    model: Literal["mclp"] = "mclp"
+    model: Literal["mclp", "lscp", "pmedian"] = "mclp"
     sites: Annotated[int, Field(ge=0)] | None = Field(None, description="Number of new sites.")
     budget: Annotated[float, Field(ge=0)] | None = Field(None, description="Budget for new sites.")
+    budget_group: str | None = Field(
+        None, description="Entries with the same group share one budget in one model."
+    )
+    minimize: Literal["sites", "cost"] = Field("sites", description="lscp: what to minimise.")
+    one_per_community: bool | None = Field(
+        None, description="Every community without one gets exactly one new site inside it."
+    )
+    capacitated: bool = Field(
+        False, description="Each site serves at most its capacity (tier default or field)."
+    )
+    phases: list[PhaseSpec] = Field(default_factory=list, description="Yearly budgets/sites.")
     force: list[str] = Field(default_factory=list, description="Candidate ids always opened.")
     forbid: list[str] = Field(default_factory=list, description="Candidate ids never opened.")
     method: Literal["auto", "exact", "heuristic"] = "auto"
@@ -151,8 +332,15 @@ class OptimizeSpec(_Strict):
     def _count(self) -> OptimizeSpec:
         if self.sites is not None and self.budget is not None:
             raise ValueError("give 'sites' or 'budget', not both")
-        if self.sites is None and self.budget is None:
+        if self.phases and (self.sites is not None or self.budget is not None):
+            raise ValueError("give 'phases' or 'sites'/'budget', not both")
+        implied = self.model == "lscp" or self.one_per_community or self.phases
+        if self.sites is None and self.budget is None and not implied:
             raise ValueError("give 'sites' (number of new sites) or 'budget'")
+        if self.model == "pmedian" and self.sites is None:
+            raise ValueError("pmedian needs 'sites'")
+        if self.model == "lscp" and (self.sites is not None or self.budget is not None):
+            raise ValueError("lscp finds the number of sites itself: remove 'sites'/'budget'")
         return self
 
 
@@ -166,6 +354,8 @@ class MapSpec(_Strict):
 
 
 class StandardOverride(_Strict):
+    """Overrides of one kind/tier standard (see facplan.standards)."""
+
     walk_m: Annotated[float, Field(gt=0)] | None = None
     walk_min: Annotated[float, Field(gt=0)] | None = None
     min_area_m2: Annotated[float, Field(ge=0)] | None = None
@@ -186,10 +376,22 @@ class Scenario(_Strict):
     population: PopulationSpec
     network: NetworkSpec
     facilities: list[FacilitySource] = Field(default_factory=list)
-    candidates: CandidatesSpec | None = None
+    candidates: list[CandidatesSpec] = Field(default_factory=list)
+    exclusions: list[ExclusionSpec] = Field(default_factory=list)
     standards: dict[str, dict[str, StandardOverride]] = Field(default_factory=dict)
     optimize: list[OptimizeSpec] = Field(default_factory=list)
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Demand weights by population group, e.g. {age_65_plus: 2.0}: demand = "
+        "population + Σ (weight − 1) × group.",
+    )
+    sfca_target_m2: Annotated[float, Field(gt=0)] = Field(
+        2.6, description="Target supply per resident for 2SFCA (m² of sports ground)."
+    )
     map: MapSpec = Field(default_factory=MapSpec)
+    sweep: dict[str, list[Any]] | None = Field(
+        None, description="Parameter sweep, expanded by `facplan batch` (not `run`)."
+    )
     source_file: Path | None = Field(None, exclude=True)
 
     @field_validator("crs", mode="before")
@@ -207,7 +409,7 @@ class Scenario(_Strict):
                 return int(s)
         raise ValueError("must be 'auto' or an EPSG code such as 32650 or 'EPSG:4547'")
 
-    @field_validator("facilities", mode="before")
+    @field_validator("facilities", "candidates", "exclusions", mode="before")
     @classmethod
     def _fac_list(cls, v: Any) -> Any:
         if isinstance(v, dict):
@@ -224,18 +426,51 @@ class Scenario(_Strict):
         }
         return resolve_standards(overrides, walk_speed_m_s=self.walk_speed_m_s)
 
+    @property
+    def osm_file(self) -> Path | None:
+        """The PBF that ``osm:`` sources read by default (the network's)."""
+        return self.network.pbf
+
     def input_files(self) -> dict[str, Path]:
         """Every input file named by the scenario, keyed by its scenario key."""
-        files: dict[str, Path] = {"population.path": self.population.path}
+        files: dict[str, Path] = {}
+        pop = self.population
+        if pop.path is not None:
+            files["population.path"] = pop.path
+        elif pop.dasymetric is not None:
+            if pop.dasymetric.buildings != "osm":
+                files["population.dasymetric.buildings"] = Path(pop.dasymetric.buildings)
+            elif pop.dasymetric.osm_file is not None:
+                files["population.dasymetric.osm_file"] = pop.dasymetric.osm_file
         if self.communities is not None:
-            files["communities.path"] = self.communities.path
-        key = "network.pbf" if self.network.pbf is not None else "network.graphml"
-        files[key] = self.network.path
-        for i, f in enumerate(self.facilities):
-            files[f"facilities.{i}.path"] = f.path
-        if self.candidates is not None:
-            files["candidates.path"] = self.candidates.path
+            for k in ("path", "osm_file"):
+                if getattr(self.communities, k) is not None:
+                    files[f"communities.{k}"] = getattr(self.communities, k)
+        files[f"network.{self.network.key}"] = self.network.path
+        for name, items in (("facilities", self.facilities), ("candidates", self.candidates),
+                            ("exclusions", self.exclusions)):
+            for i, f in enumerate(items):
+                for k in ("path", "osm_file"):
+                    if getattr(f, k, None) is not None:
+                        files[f"{name}.{i}.{k}"] = getattr(f, k)
         return files
+
+    def needs_osm_file(self) -> list[str]:
+        """Scenario keys of ``osm`` sources that have no PBF to read."""
+        keys = []
+        default = self.osm_file
+        pop = self.population
+        if pop.dasymetric is not None and pop.dasymetric.buildings == "osm":
+            if pop.dasymetric.osm_file is None and default is None:
+                keys.append("population.dasymetric")
+        c = self.communities
+        if c is not None and c.osm_admin_level is not None and c.osm_file is None and default is None:
+            keys.append("communities.osm_admin_level")
+        for name, items in (("facilities", self.facilities), ("candidates", self.candidates)):
+            for i, f in enumerate(items):
+                if f.osm not in (None, False) and f.osm_file is None and default is None:
+                    keys.append(f"{name}.{i}.osm")
+        return keys
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -277,6 +512,17 @@ def scenario_from_dict(
     for key, path in scenario.input_files().items():
         if not Path(path).exists():
             problems.append(f"key '{key}': file not found: {path}")
+    for key in scenario.needs_osm_file():
+        problems.append(
+            f"key '{key}': OSM sources read a PBF: set 'osm_file' or use a 'network.pbf'"
+        )
+    if scenario.network.matrix is not None:
+        for i, f in enumerate(scenario.candidates):
+            if f.path is None:
+                problems.append(
+                    f"key 'candidates.{i}': with a 'network.matrix', candidates must come from "
+                    "a file whose ids appear in the matrix"
+                )
     _check_optimize(scenario, problems)
     if problems:
         if len(problems) == 1:
@@ -301,8 +547,30 @@ def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
             problems.append(
                 f"key 'optimize.{i}.tier': kind '{o.kind}' has no tier '{o.tier}' (tiers: {known})"
             )
-        if scenario.candidates is None:
+        if not scenario.candidates:
             problems.append(f"key 'optimize.{i}': optimizing needs 'candidates'")
+    groups: dict[str, list[OptimizeSpec]] = {}
+    for o in scenario.optimize:
+        if o.budget_group is not None:
+            groups.setdefault(o.budget_group, []).append(o)
+    for name, entries in groups.items():
+        budgets = {o.budget for o in entries}
+        if len(budgets) != 1 or None in budgets:
+            problems.append(
+                f"key 'optimize': the entries of budget_group '{name}' must all give the same "
+                f"'budget' (got {sorted(map(str, budgets))})"
+            )
+        if any(o.model != "mclp" for o in entries):
+            problems.append(f"key 'optimize': budget_group '{name}' needs model 'mclp' entries")
+    for i, o in enumerate(scenario.optimize):
+        if o.capacitated and o.model != "mclp":
+            problems.append(f"key 'optimize.{i}.capacitated': only 'mclp' is capacitated")
+    for g in scenario.weights:
+        if g not in scenario.population.groups:
+            problems.append(
+                f"key 'weights.{g}': '{g}' is not a population group (add it to "
+                "'population.groups')"
+            )
     for kind, tiers in scenario.standards.items():
         for tier, o in tiers.items():
             known = kind in standards and tier in standards[kind]

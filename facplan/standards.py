@@ -37,6 +37,9 @@ class Standard:
     ----------
     walk_m
         Walking threshold in metres (``walk_min`` × speed when given in minutes).
+    walk_min
+        The threshold in minutes when the scenario gave one (groups with their own
+        walking speed then get their own threshold in metres).
     min_area_m2
         Minimum site area in m² for a candidate to serve this tier.
     capacity
@@ -50,6 +53,7 @@ class Standard:
     """
 
     walk_m: float
+    walk_min: float | None = None
     min_area_m2: float = 0.0
     capacity: float | None = None
     nested: bool = False
@@ -120,6 +124,9 @@ def resolve_standards(
             minutes = values.pop("walk_min", None)
             if minutes is not None:
                 values["walk_m"] = float(minutes) * 60.0 * walk_speed_m_s
+                values["walk_min"] = float(minutes)
+            elif "walk_m" in values:
+                values["walk_min"] = None
             base = out.get(kind, {}).get(tier)
             if base is None:
                 out.setdefault(kind, {})[tier] = Standard(**values)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from facplan._errors import InputError
 from facplan.io import read_candidates, read_communities, read_facilities, read_population
+from facplan.io.vector import read_vector
 from facplan.scenario import Scenario
 
 __all__ = ["validate_inputs"]
@@ -12,21 +15,42 @@ __all__ = ["validate_inputs"]
 def validate_inputs(scenario: Scenario) -> list[str]:
     """Read each input layer (not the network) and return every problem as a message.
 
-    Each reader stops at its layer's first problem; problems of different layers are
-    all reported.
+    Each file is checked on its own, so the problems of different files are all
+    reported; when every file passes, the layers are loaded together (OSM sources,
+    dasymetric population, clipping to communities, CRS) to catch what only shows then.
     """
     standards = scenario.resolved_standards()
-    checks = [("population", lambda: read_population(scenario.population))]
-    if scenario.communities is not None:
-        checks.append(("communities", lambda: read_communities(scenario.communities)))
+    checks: list[Callable[[], object]] = []
+    pop = scenario.population
+    if pop.path is not None:
+        if pop.is_raster:
+            from facplan.io.raster import read_population_raster
+
+            checks.append(lambda: read_population_raster(pop.path, band=pop.band))
+        else:
+            checks.append(lambda: read_population(pop))
+    c = scenario.communities
+    if c is not None and c.path is not None:
+        checks.append(lambda: read_communities(c))
     for i, f in enumerate(scenario.facilities):
-        checks.append((f"facilities.{i}", lambda f=f: read_facilities([f], standards)))
-    if scenario.candidates is not None:
-        checks.append(("candidates", lambda: read_candidates(scenario.candidates, standards)))
+        if f.path is not None:
+            checks.append(lambda f=f, i=i: read_facilities([f], standards, first_index=i))
+    for cand in scenario.candidates:
+        if cand.path is not None:
+            checks.append(lambda cand=cand: read_candidates(cand, standards))
+    for i, e in enumerate(scenario.exclusions):
+        checks.append(lambda e=e, i=i: read_vector(e.path, layer=e.layer, key=f"exclusions.{i}"))
     problems = []
-    for _, check in checks:
+    for check in checks:
         try:
             check()
+        except InputError as exc:
+            problems.append(str(exc))
+    if not problems:
+        from facplan.inputs import load_layers
+
+        try:
+            load_layers(scenario, standards)
         except InputError as exc:
             problems.append(str(exc))
     return problems

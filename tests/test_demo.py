@@ -54,3 +54,19 @@ def test_demo_contract(demo_run):
     cands = gpd.read_file(out / "candidates.geojson")
     assert cands["chosen"].sum() == n_selected
     assert (out / "map.html").stat().st_size > 10_000
+
+
+def test_demo_one_centre_per_community(demo_run):
+    res, out = demo_run
+    comm = gpd.read_file(out / "communities.geojson").set_index("community_id")
+    sites = gpd.read_file(out / "sites.geojson")
+    centres = sites[sites["kind"] == "neighbourhood_centre"]
+    entry = next(o for o in res.summary["optimize"] if o["kind"] == "neighbourhood_centre")
+    for cid, row in comm.iterrows():
+        n_new = int((centres["community_id"] == cid).sum())
+        if row["has_centre"]:
+            assert n_new == 0, cid
+        elif cid in entry["gaps"]:
+            assert n_new == 0 and "no eligible candidate" in row["gaps"]
+        else:
+            assert n_new == 1, cid

@@ -92,7 +92,9 @@ def _check_tiers(
         )
 
 
-def read_facilities(sources: list[FacilitySource], standards: dict) -> gpd.GeoDataFrame:
+def read_facilities(
+    sources: list[FacilitySource], standards: dict, *, first_index: int = 0
+) -> gpd.GeoDataFrame:
     """Read all existing-facility sources into one layer.
 
     Parameters
@@ -101,6 +103,8 @@ def read_facilities(sources: list[FacilitySource], standards: dict) -> gpd.GeoDa
         The scenario's ``facilities`` entries.
     standards
         Resolved standards, to check tiers.
+    first_index
+        Position of ``sources[0]`` in the scenario's list (for default ids and messages).
 
     Returns
     -------
@@ -109,7 +113,7 @@ def read_facilities(sources: list[FacilitySource], standards: dict) -> gpd.GeoDa
         given), geometry (points or polygons) — in EPSG:4326 (callers project).
     """
     parts = []
-    for i, src in enumerate(sources):
+    for i, src in enumerate(sources, start=first_index):
         where = str(src.path)
         gdf = read_vector(src.path, layer=src.layer, key=f"facilities.{i}.path")
         require_fields(

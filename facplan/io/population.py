@@ -24,8 +24,9 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
     Returns
     -------
     geopandas.GeoDataFrame
-        ``cell_id`` (str), ``population`` (float, people), geometry (points or polygons)
-        in the file's own CRS (EPSG:4326 for CSV unless ``crs`` is given).
+        ``cell_id`` (str), ``population`` (float, people), one column per group (people),
+        geometry (points or polygons) in the file's own CRS (EPSG:4326 for CSV unless
+        ``crs`` is given; EPSG:4326 after a GCJ-02/BD-09 conversion).
 
     Raises
     ------
@@ -42,13 +43,23 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
         require_fields(
             gdf, {"population.field": spec.field, "population.id_field": spec.id_field}, where
         )
+    require_fields(gdf, {f"population.groups.{g}": g for g in spec.groups}, where)
     pop = numeric_field(gdf, spec.field, where)
     ids = ids_from(gdf, spec.id_field, "population", where)
-    out = gpd.GeoDataFrame(
-        {"cell_id": pd.array(ids, dtype=object), "population": pop},
-        geometry=gdf.geometry.values,
-        crs=gdf.crs,
-    )
+    data = {"cell_id": pd.array(ids, dtype=object), "population": pop}
+    for g in spec.groups:
+        data[g] = numeric_field(gdf, g, where)
+        over = data[g] > pop + 1e-9
+        if over.any():
+            raise InputError(
+                f"{int(over.sum())} cells have more people in group '{g}' than in total",
+                file=where, field=g, rows=(np.flatnonzero(over) + 1).tolist(),
+            )
+    out = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs)
+    if spec.coords != "wgs84":
+        from facplan.io.coords import convert_points
+
+        out = convert_points(out, spec.coords, where=where)
     return out
 
 

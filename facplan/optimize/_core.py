@@ -32,6 +32,7 @@ __all__ = [
     "solve_cover",
     "HEURISTIC_NNZ",
     "LP_BOUND_NNZ",
+    "IPM_ROOT_NNZ",
 ]
 
 #: ``method="auto"`` switches to the heuristic above this many non-zeros in the reduced
@@ -39,6 +40,8 @@ __all__ = [
 HEURISTIC_NNZ = 2_000_000
 #: The heuristic path also solves the LP relaxation (for a tighter bound) below this size.
 LP_BOUND_NNZ = 100_000
+#: MIPs with more non-zeros solve their root LP by interior point (much faster there).
+IPM_ROOT_NNZ = 100_000
 #: Share of the time limit the exact path spends on its heuristic start.
 _START_SHARE = 0.1
 #: Time the exact path keeps for a Lagrangian bound when the MIP stops early.
@@ -552,6 +555,7 @@ class CoverSolver:
             cost=cost, matrix=M, row_lower=row_lo, row_upper=row_hi, col_lower=col_lo,
             col_upper=col_hi, integer=integer, maximize=True, time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap, start=x0,
+            mip_lp_solver="ipm" if M.nnz > IPM_ROOT_NNZ else None,
         )
         sel = None if sol.x is None else sol.x[:S] > 0.5
         return sol, sel
@@ -589,6 +593,7 @@ class CoverSolver:
             cost=cost, matrix=M, row_lower=row_lo, row_upper=row_hi, col_lower=col_lo,
             col_upper=col_hi, integer=integer, maximize=True, time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap,
+            mip_lp_solver="ipm" if M.nnz > IPM_ROOT_NNZ else None,
         )
         sel = None if sol.x is None else sol.x[:S] > 0.5
         return sol, sel

@@ -64,6 +64,7 @@ def solve(
     mip_rel_gap: float = 1e-6,
     start: np.ndarray | None = None,
     threads: int | None = None,
+    mip_lp_solver: str | None = None,
 ) -> Solution:
     """Solve ``max/min cost·x + offset`` s.t. ``row_lower ≤ matrix·x ≤ row_upper``.
 
@@ -73,6 +74,8 @@ def solve(
         Boolean mask of integer columns; ``None`` (or all False) solves an LP.
     start
         A feasible point to start the MIP from (optional).
+    mip_lp_solver
+        HiGHS's ``mip_lp_solver`` option (``"ipm"`` solves big root LPs much faster).
     """
     highspy, h = _highs()
     t0 = time.perf_counter()
@@ -109,6 +112,8 @@ def solve(
         h.setOptionValue("threads", int(threads))
     if is_mip:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        if mip_lp_solver is not None:
+            h.setOptionValue("mip_lp_solver", mip_lp_solver)
         if start is not None:
             idx = np.arange(n_col, dtype=np.int32)
             h.setSolution(n_col, idx, np.ascontiguousarray(start, dtype=np.float64))

@@ -32,7 +32,7 @@ def build_result_map(result: Result) -> Any:
         facilities=fac.to_crs(4326),
         sites=result.sites[[*SITE_COLUMNS, "geometry"]].to_crs(4326),
         catchments=result.catchments.to_crs(4326),
-        exclusions=None,
+        exclusions=None if result.exclusions is None else result.exclusions.to_crs(4326),
         thresholds=result.thresholds,
         title=result.scenario.name,
         lang=spec.lang,

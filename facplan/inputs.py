@@ -1,0 +1,281 @@
+"""Load every input layer of a scenario, in its projected CRS.
+
+This is the boundary: after :func:`load_layers`, the data is trusted. Each source kind
+(file, raster, dasymetric, OSM tags, k-means) has its reader in :mod:`facplan.io`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+from facplan._errors import InputError
+from facplan.cells import clip_to_communities
+from facplan.io import (
+    choose_crs,
+    read_candidates,
+    read_communities,
+    read_facilities,
+    read_population,
+    read_vector,
+    to_projected,
+)
+from facplan.scenario import Scenario
+
+__all__ = ["Layers", "load_layers"]
+
+
+@dataclass
+class Layers:
+    """The scenario's layers in its projected CRS (metres).
+
+    Attributes
+    ----------
+    crs
+        The projected CRS.
+    cells
+        ``cell_id``, ``population``, group columns, ``community_id``, geometry.
+    communities
+        ``community_id``, ``name``, geometry (or None).
+    facilities
+        ``facility_id``, ``kind``, ``tier``, ``area_m2``, geometry.
+    candidates
+        ``site_id``, ``kind``, ``tier``, ``cost``, ``area_m2``, ``capacity``, geometry (or
+        None).
+    exclusions
+        ``name``, polygon geometry (or None).
+    """
+
+    crs: CRS
+    cells: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame | None
+    facilities: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame | None
+    exclusions: gpd.GeoDataFrame | None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Pbf:
+    """Opens each PBF once (pyrosm parses lazily, per query)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, Any] = {}
+
+    def __call__(self, path: Any) -> Any:
+        from facplan.io.osm import open_pbf
+
+        key = str(path)
+        if key not in self._open:
+            self._open[key] = open_pbf(path)
+        return self._open[key]
+
+
+def load_layers(scenario: Scenario, standards: dict) -> Layers:
+    """Read, check and project every input layer of ``scenario``.
+
+    Raises
+    ------
+    InputError
+        Any input that cannot be right (DESIGN, *Semantics*).
+    """
+    pbf = _Pbf()
+    warn: list[str] = []
+    default_pbf = scenario.osm_file
+
+    # communities first: they bound rasters and carry dasymetric totals
+    raw_comm = None
+    c = scenario.communities
+    if c is not None:
+        if c.path is not None:
+            raw_comm = read_communities(c)
+        else:
+            from facplan.io.osm import read_osm_admin
+
+            raw_comm = read_osm_admin(pbf(c.osm_file or default_pbf), c.osm_admin_level)
+
+    spec = scenario.population
+    raw_pop = None
+    buildings = None
+    if spec.dasymetric is not None:
+        d = spec.dasymetric
+        if d.buildings == "osm":
+            from facplan.io.osm import read_osm_buildings
+
+            buildings = read_osm_buildings(pbf(d.osm_file or default_pbf))
+        else:
+            buildings = read_vector(d.buildings, key="population.dasymetric.buildings")
+        sample = raw_comm if raw_comm is not None else buildings
+    elif spec.is_raster:
+        from facplan.io.raster import read_population_raster
+
+        area = None if raw_comm is None else raw_comm.union_all()
+        raw_pop = read_population_raster(
+            spec.path, band=spec.band, area=area,
+            area_crs=None if raw_comm is None else raw_comm.crs,
+        )
+        sample = raw_pop
+    else:
+        raw_pop = read_population(spec)
+        sample = raw_pop
+    crs = choose_crs(scenario.crs, sample)
+
+    communities = None if raw_comm is None else to_projected(raw_comm, crs)
+    if spec.dasymetric is not None:
+        from facplan.io.dasymetric import dasymetric_population
+
+        d = spec.dasymetric
+        totals = None
+        if d.community_field is not None:
+            if communities is None or c is None or c.path is None:
+                raise InputError(
+                    "'community_field' needs communities from a file with that field",
+                    field="population.dasymetric.community_field",
+                )
+            src = read_vector(c.path, layer=c.layer, key="communities.path")
+            from facplan.io.vector import numeric_field, require_fields
+
+            require_fields(src, {"population.dasymetric.community_field": d.community_field},
+                           str(c.path))
+            totals = pd.Series(
+                numeric_field(src, d.community_field, str(c.path)),
+                index=communities["community_id"].to_numpy(),
+            )
+        pop = dasymetric_population(
+            buildings, crs=crs, total=d.total, community_totals=totals,
+            communities=communities, grid_m=d.grid_m,
+            floor_area_per_person_m2=d.floor_area_per_person_m2, default_levels=d.default_levels,
+        )
+        empty = pop.attrs.get("empty_communities") or []
+        if empty:
+            warn.append(
+                f"{len(empty)} communities have no residential building and get no people: "
+                + ", ".join(map(str, empty[:10]))
+            )
+        pop = pop.drop(columns=["community_id"], errors="ignore")
+        if len(pop) == 0:
+            raise InputError(
+                "no residential building found for the dasymetric population estimate",
+                field="population.dasymetric",
+            )
+    else:
+        pop = raw_pop
+    cells = to_projected(pop, crs)
+    cells, outside = clip_to_communities(cells, communities)
+    if outside["cells"] or outside["population"] >= 0.5:
+        warn.append(
+            f"{outside['cells']} population cells ({outside['population']:.0f} people) lie "
+            "outside every community and are left out of the study area"
+        )
+    if len(cells) == 0:
+        where = str(spec.path) if spec.path is not None else "population"
+        raise InputError(
+            "no population cell lies inside any community; check that both layers cover "
+            "the same area and have the right CRS",
+            file=where,
+        )
+
+    facilities = _facilities(scenario, standards, crs, pbf)
+    candidates = _candidates(scenario, standards, crs, pbf, cells)
+    exclusions = None
+    if scenario.exclusions:
+        parts = []
+        for i, e in enumerate(scenario.exclusions):
+            g = read_vector(e.path, layer=e.layer, key=f"exclusions.{i}.path")
+            names = (
+                g[e.name_field].astype(str).to_numpy() if e.name_field and e.name_field in g
+                else np.array([f"exclusions{i}-{r}" for r in range(len(g))], dtype=object)
+            )
+            parts.append(gpd.GeoDataFrame({"name": names}, geometry=g.geometry.values,
+                                          crs=g.crs).to_crs(crs))
+        exclusions = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn)
+
+
+def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd.GeoDataFrame:
+    parts = []
+    for i, src in enumerate(scenario.facilities):
+        if src.path is not None:
+            f = read_facilities([src], standards, first_index=i)
+            if src.coords != "wgs84":
+                from facplan.io.coords import convert_points
+
+                f = convert_points(f, src.coords, where=str(src.path))
+        else:
+            from facplan.io.osm import osm_facilities, read_osm_features
+
+            feats = read_osm_features(
+                pbf(src.osm_file or scenario.osm_file), src.osm, source=f"facilities{i}"
+            )
+            f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
+            f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
+        parts.append(f[["facility_id", "kind", "tier", "area_m2", "geometry"]])
+    if not parts:
+        return gpd.GeoDataFrame(
+            {"facility_id": [], "kind": [], "tier": [], "area_m2": []}, geometry=[], crs=crs
+        )
+    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+    dup = out["facility_id"].duplicated(keep=False)
+    if dup.any():
+        raise InputError(
+            f"duplicate facility ids across facility sources (first: "
+            f"{out.loc[dup, 'facility_id'].iloc[0]!r}); give each source its own id_field values",
+            field="facilities", rows=out.loc[dup, "facility_id"].tolist(),
+        )
+    return to_projected(out, crs)
+
+
+def _candidates(
+    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, cells: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame | None:
+    if not scenario.candidates:
+        return None
+    parts = []
+    for i, spec in enumerate(scenario.candidates):
+        if spec.path is not None:
+            cand = read_candidates(spec, standards)
+            if spec.id_field is None:
+                cand["site_id"] = [f"candidates{i}-{r}" for r in range(len(cand))]
+            cap = np.full(len(cand), np.nan)
+            if spec.capacity_field is not None:
+                from facplan.io.vector import numeric_field, read_vector, require_fields
+
+                raw = read_vector(spec.path, layer=spec.layer, key=f"candidates.{i}.path")
+                require_fields(raw, {f"candidates.{i}.capacity_field": spec.capacity_field},
+                               str(spec.path))
+                cap = numeric_field(raw, spec.capacity_field, str(spec.path), allow_missing=True)
+            cand["capacity"] = cap
+            if spec.coords != "wgs84":
+                from facplan.io.coords import convert_points
+
+                cand = convert_points(cand, spec.coords, where=str(spec.path))
+        elif spec.generate is not None:
+            from facplan.io.generate import kmeans_candidates
+
+            cand = kmeans_candidates(cells, spec.generate.n, seed=spec.generate.seed,
+                                     kind=spec.generate.kind)
+            cand["capacity"] = np.nan
+        else:
+            from facplan.io.osm import osm_candidates
+
+            cand = osm_candidates(pbf(spec.osm_file or scenario.osm_file), crs=crs).to_crs(4326)
+            cand["capacity"] = np.nan
+        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]])
+    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+    dup = out["site_id"].duplicated(keep=False)
+    if dup.any():
+        raise InputError(
+            f"duplicate candidate ids (first: {out.loc[dup, 'site_id'].iloc[0]!r})",
+            field="candidates", rows=out.loc[dup, "site_id"].tolist(),
+        )
+    if len(out) == 0:
+        raise InputError("no candidate site found in any candidate source", field="candidates")
+    out = to_projected(out, crs)
+    poly_area = out.geometry.area.to_numpy()
+    area = out["area_m2"].to_numpy(dtype=float)
+    out["area_m2"] = np.where(np.isnan(area) & (poly_area > 0), poly_area, area)
+    return out
