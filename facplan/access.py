@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from facplan import distances
 from facplan.network import Graph
+from facplan.routes import COVER_EPS_M, GraphRoutes
 
 __all__ = [
     "COVER_EPS_M",
@@ -25,69 +25,20 @@ __all__ = [
     "covered_mask",
 ]
 
-#: Floating-point tolerance for "distance ≤ threshold" (DESIGN: +1e-6 m).
-COVER_EPS_M = 1e-6
-
-
 def nearest_distance(
     graph: Graph, site_nodes: np.ndarray, cell_nodes: np.ndarray
 ) -> np.ndarray:
-    """Network distance in metres from every cell to its nearest site.
-
-    One multi-source search over the whole graph, never one search per cell.
-
-    Parameters
-    ----------
-    graph
-        The augmented graph (cells and sites attached as leaf nodes).
-    site_nodes
-        Leaf nodes of the sites (``-1`` entries, unsnapped sites, are ignored).
-    cell_nodes
-        Leaf nodes of the cells (``-1`` = unsnapped cell → NaN).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 (n_cells,), NaN where no site is reachable.
-    """
-    site_nodes = np.asarray(site_nodes, dtype=np.int64)
-    site_nodes = np.unique(site_nodes[site_nodes >= 0])
-    cell_nodes = np.asarray(cell_nodes, dtype=np.int64)
-    out = np.full(len(cell_nodes), np.nan)
-    if len(site_nodes) == 0:
-        return out
-    dist, _ = distances.nearest_source(graph.indptr, graph.indices, graph.length_m, site_nodes)
-    ok = cell_nodes >= 0
-    d = dist[cell_nodes[ok]]
-    d[np.isinf(d)] = np.nan
-    out[ok] = d
-    return out
+    """Network distance in metres from every cell to its nearest site (NaN = none
+    reachable); see :meth:`facplan.routes.GraphRoutes.nearest`."""
+    return GraphRoutes(graph, np.asarray(cell_nodes, dtype=np.int64)).nearest(site_nodes)
 
 
 def site_matrix(
     graph: Graph, site_nodes: np.ndarray, cell_nodes: np.ndarray, cutoff_m: float
 ) -> sp.csr_matrix:
-    """Sites × cells distances within ``cutoff_m`` as a sparse matrix.
-
-    Unsnapped sites get empty rows and unsnapped cells empty columns. Explicit zero
-    distances are entries (do not call ``eliminate_zeros``).
-    """
-    site_nodes = np.asarray(site_nodes, dtype=np.int64)
-    cell_nodes = np.asarray(cell_nodes, dtype=np.int64)
-    s_ok = np.flatnonzero(site_nodes >= 0)
-    c_ok = np.flatnonzero(cell_nodes >= 0)
-    shape = (len(site_nodes), len(cell_nodes))
-    if len(s_ok) == 0 or len(c_ok) == 0:
-        return sp.csr_matrix(shape)
-    m = distances.bounded_matrix(
-        graph.indptr, graph.indices, graph.length_m, site_nodes[s_ok], cell_nodes[c_ok],
-        cutoff_m + COVER_EPS_M,
-    ).tocoo()
-    rows = s_ok[m.row]
-    cols = c_ok[m.col]
-    out = sp.csr_matrix((m.data, (rows, cols)), shape=shape)
-    out.sort_indices()
-    return out
+    """Sites × cells distances within ``cutoff_m``; see
+    :meth:`facplan.routes.GraphRoutes.matrix`."""
+    return GraphRoutes(graph, np.asarray(cell_nodes, dtype=np.int64)).matrix(site_nodes, cutoff_m)
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -23,7 +23,8 @@ import shapely
 from facplan import access, network
 from facplan._errors import FacplanWarning, InputError
 from facplan.cells import cell_points
-from facplan.inputs import load_layers
+from facplan.inputs import Layers, load_layers
+from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
 from facplan.siting import NOT_IN_ENTRY, SitingInput, SitingResult, plan_sites, serving_tiers
 from facplan.standards import TIER_ORDER, Standard
@@ -117,6 +118,99 @@ def _read_network(scenario: Scenario, crs: Any) -> network.Graph:
     return network.read_graphml(scenario.network.graphml, crs=crs_str)
 
 
+@dataclass
+class _Network:
+    routes: GraphRoutes | MatrixRoutes
+    fac: np.ndarray
+    cand: np.ndarray
+    unreachable_cells: np.ndarray
+    graph: network.Graph | None
+    describe: dict
+
+
+def _routes(scenario: Scenario, layers: Layers, warn: list[str]) -> _Network:
+    """Walking distances for this scenario: the network with every cell and site
+    attached, or the given origin–destination table."""
+    cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
+    n_c, n_f = len(cells), len(facilities)
+    n_s = 0 if candidates is None else len(candidates)
+    pop = cells["population"].to_numpy(dtype=float)
+    if scenario.network.matrix is not None:
+        from facplan.io.matrix import read_od_matrix
+
+        dest_ids = np.concatenate([
+            facilities["facility_id"].to_numpy(dtype=object),
+            np.zeros(0, dtype=object) if candidates is None
+            else candidates["site_id"].to_numpy(dtype=object),
+        ])
+        table, info = read_od_matrix(
+            scenario.network, cells["cell_id"].to_numpy(dtype=object), dest_ids
+        )
+        handles = np.arange(n_f + n_s, dtype=np.int64)
+        handles[info["missing_destinations"]] = -1
+        unreachable = np.diff(table.tocsc().indptr) == 0
+        if unreachable.all():
+            raise InputError(
+                "no population cell appears in the origin-destination table with any "
+                "facility or candidate; do the ids match?",
+                file=str(scenario.network.matrix),
+            )
+        if unreachable.any():
+            warn.append(
+                f"{int(unreachable.sum())} cells ({pop[unreachable].sum():.0f} people) have no "
+                "row in the origin-destination table: unreachable"
+            )
+        if len(info["missing_destinations"]):
+            warn.append(
+                f"{len(info['missing_destinations'])} facilities/candidates have no row in the "
+                "origin-destination table: unreachable"
+            )
+        return _Network(MatrixRoutes(table), handles[:n_f], handles[n_f:], unreachable, None,
+                        {"matrix_pairs": int(table.nnz)})
+    graph = _read_network(scenario, layers.crs)
+    parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
+    if candidates is not None:
+        parts.append(cell_points(candidates.geometry))
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    att = network.attach_points(
+        graph, x, y, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
+        min_component_nodes=scenario.min_component_nodes,
+    )
+    cell_nodes = att.node[:n_c]
+    fac_nodes = att.node[n_c:n_c + n_f]
+    cand_nodes = att.node[n_c + n_f:n_c + n_f + n_s]
+    unsnapped = cell_nodes < 0
+    if unsnapped.all():
+        raise InputError(
+            f"no population cell is within max_snap_m = {scenario.max_snap_m:g} m of the "
+            "walking network; do the population and the network cover the same area "
+            "(check lon/lat order and CRS)?",
+            file=str(scenario.population.path or "population"),
+        )
+    if unsnapped.any():
+        warn.append(
+            f"{int(unsnapped.sum())} cells ({pop[unsnapped].sum():.0f} people) are farther "
+            f"than max_snap_m = {scenario.max_snap_m:g} m from the network: unreachable "
+            "(first: " + ", ".join(cells["cell_id"].to_numpy()[unsnapped][:5]) + ")"
+        )
+    if (fac_nodes < 0).any():
+        warn.append(
+            f"{int((fac_nodes < 0).sum())} existing facilities are farther than "
+            "max_snap_m from the network and serve no one: "
+            + ", ".join(facilities["facility_id"].to_numpy()[fac_nodes < 0][:5])
+        )
+    if candidates is not None and (cand_nodes < 0).any():
+        warn.append(
+            f"{int((cand_nodes < 0).sum())} candidates are farther than max_snap_m from "
+            "the network and cannot be chosen"
+        )
+    return _Network(
+        GraphRoutes(att.graph, cell_nodes), fac_nodes, cand_nodes, unsnapped, att.graph,
+        {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
+    )
+
+
 def _kind_tiers(scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dict) -> list:
     pairs = set(zip(facilities["kind"], facilities["tier"], strict=True))
     pairs |= {(o.kind, o.tier) for o in scenario.optimize}
@@ -175,10 +269,6 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             "the sweep into one run per value",
             field="sweep",
         )
-    if scenario.network.matrix is not None:
-        from facplan.matrix_run import run_matrix
-
-        return run_matrix(scenario, progress=progress)
     timer = _Timer(progress)
     standards = scenario.resolved_standards()
 
@@ -189,50 +279,10 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
 
     with timer.stage("read network"):
-        graph = _read_network(scenario, crs)
-
-    with timer.stage("snap to network"):
-        n_c, n_f = len(cells), len(facilities)
-        n_s = 0 if candidates is None else len(candidates)
-        parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
-        if candidates is not None:
-            parts.append(cell_points(candidates.geometry))
-        x = np.concatenate([p[0] for p in parts])
-        y = np.concatenate([p[1] for p in parts])
-        att = network.attach_points(
-            graph, x, y, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
-            min_component_nodes=scenario.min_component_nodes,
-        )
-        g = att.graph
-        cell_nodes = att.node[:n_c]
-        fac_nodes = att.node[n_c:n_c + n_f]
-        cand_nodes = att.node[n_c + n_f:n_c + n_f + n_s]
-        pop = cells["population"].to_numpy(dtype=float)
-        unsnapped = cell_nodes < 0
-        if unsnapped.all():
-            raise InputError(
-                f"no population cell is within max_snap_m = {scenario.max_snap_m:g} m of the "
-                "walking network; do the population and the network cover the same area "
-                "(check lon/lat order and CRS)?",
-                file=str(scenario.population.path or "population"),
-            )
-        if unsnapped.any():
-            warn.append(
-                f"{int(unsnapped.sum())} cells ({pop[unsnapped].sum():.0f} people) are farther "
-                f"than max_snap_m = {scenario.max_snap_m:g} m from the network: unreachable "
-                "(first: " + ", ".join(cells["cell_id"].to_numpy()[unsnapped][:5]) + ")"
-            )
-        if (fac_nodes < 0).any():
-            warn.append(
-                f"{int((fac_nodes < 0).sum())} existing facilities are farther than "
-                "max_snap_m from the network and serve no one: "
-                + ", ".join(facilities["facility_id"].to_numpy()[fac_nodes < 0][:5])
-            )
-        if candidates is not None and (cand_nodes < 0).any():
-            warn.append(
-                f"{int((cand_nodes < 0).sum())} candidates are farther than max_snap_m from "
-                "the network and cannot be chosen"
-            )
+        net = _routes(scenario, layers, warn)
+    routes, fac_nodes, cand_nodes = net.routes, net.fac, net.cand
+    pop = cells["population"].to_numpy(dtype=float)
+    unsnapped = net.unreachable_cells
 
     demand = cells.copy()
     demand_w = _demand_weights(scenario, cells)
@@ -247,7 +297,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             mask = (facilities["kind"].to_numpy() == kind) & np.isin(
                 facilities["tier"].to_numpy(), serving
             )
-            dist = access.nearest_distance(g, fac_nodes[mask], cell_nodes)
+            dist = routes.nearest(fac_nodes[mask])
             before[(kind, tier)] = dist
             key = layer_key(kind, tier)
             demand[f"dist_{key}"] = dist
@@ -258,7 +308,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             own = mask & (facilities["tier"].to_numpy() == tier)
             area = facilities["area_m2"].to_numpy(dtype=float)
             if own.any() and np.isfinite(area[own]).any():
-                m = access.site_matrix(g, fac_nodes[own], cell_nodes, std.walk_m)
+                m = routes.matrix(fac_nodes[own], std.walk_m)
                 sfca = access.two_step_fca(m, area[own], pop)
                 demand[f"sfca_{key}"] = sfca
                 summary_kt["sfca_mean_m2"] = (
@@ -275,8 +325,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     with timer.stage("optimize"):
         if candidates is not None and scenario.optimize:
             siting = plan_sites(SitingInput(
-                scenario=scenario, standards=standards, graph=g, cell_nodes=cell_nodes,
-                cand_nodes=cand_nodes, candidates=candidates, demand=demand_w, before=before,
+                scenario=scenario, standards=standards, routes=routes, cand_nodes=cand_nodes, candidates=candidates, demand=demand_w, before=before,
                 facilities=facilities, communities=layers.communities,
                 exclusions=layers.exclusions,
             ))
@@ -293,7 +342,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
                 r["_row"] for r in chosen_rows if r["kind"] == kind and r["tier"] in serving
             ]
             if new_rows:
-                d = np.fmin(d, access.nearest_distance(g, cand_nodes[new_rows], cell_nodes))
+                d = np.fmin(d, routes.nearest(cand_nodes[new_rows]))
             demand[f"dist_{key}_after"] = d
             thresholds[f"dist_{key}_after"] = std.walk_m
             after = access.coverage_stats(d, pop, std.walk_m)
@@ -314,7 +363,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
 
     with timer.stage("tables"):
         sites = _sites_frame(chosen_rows, candidates, crs)
-        catchments = _catchments(g, sites, cand_nodes, candidates, chosen_rows, standards)
+        catchments = _catchments(net.graph, sites, cand_nodes, chosen_rows, standards)
         comm_out = None
         if layers.communities is not None:
             comm_out = _communities_out(
@@ -348,7 +397,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
         "optimize": siting.summary,
         "warnings": warn,
         "unreachable_cells": int(unsnapped.sum()),
-        "network": {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
+        "network": net.describe,
         "timings": timer.timings,
         "inputs": {
             k: {"path": str(p), "sha256": _sha256(p)} for k, p in scenario.input_files().items()
@@ -437,15 +486,15 @@ def _communities_out(
 
 
 def _catchments(
-    g: network.Graph, sites: gpd.GeoDataFrame, cand_nodes: np.ndarray,
-    candidates: gpd.GeoDataFrame | None, rows: list[dict], standards: dict,
+    g: network.Graph | None, sites: gpd.GeoDataFrame, cand_nodes: np.ndarray,
+    rows: list[dict], standards: dict,
 ) -> gpd.GeoDataFrame:
     """Walking catchment of each chosen site: the concave hull of the network nodes
     within the tier threshold (a drawing aid for the map; coverage uses exact distances)."""
     from facplan import distances
 
     out_rows, geoms = [], []
-    for r in rows:
+    for r in rows if g is not None else []:
         node = cand_nodes[r["_row"]]
         if node < 0:
             continue

@@ -477,7 +477,33 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if not str(p).startswith("function-"))
 
 
-def _format_validation(err: ValidationError, source: str) -> InputError:
+_PATH_KEYS = ("path", "pbf", "graphml", "matrix", "osm_file")
+
+
+def _raw_missing_files(data: Any, base_dir: Path | None, prefix: str = "") -> list[str]:
+    """Missing files named anywhere in a raw scenario dict (used when the schema check
+    fails, so that file problems are reported in the same message)."""
+    out: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            key = f"{prefix}{k}"
+            if k in _PATH_KEYS and isinstance(v, str | Path):
+                p = Path(v).expanduser()
+                if not p.is_absolute() and base_dir is not None:
+                    p = Path(base_dir) / p
+                if not p.exists():
+                    out.append(f"key '{key}': file not found: {p}")
+            else:
+                out.extend(_raw_missing_files(v, base_dir, key + "."))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out.extend(_raw_missing_files(v, base_dir, f"{prefix}{i}."))
+    return out
+
+
+def _format_validation(
+    err: ValidationError, source: str, extra: list[str] | None = None
+) -> InputError:
     lines = []
     for e in err.errors():
         key = _loc(e["loc"])
@@ -491,6 +517,7 @@ def _format_validation(err: ValidationError, source: str) -> InputError:
             shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
             msg = f"key '{key}': {text}{shown}" if key else text
         lines.append(msg)
+    lines.extend(extra or [])
     if len(lines) == 1:
         return InputError(lines[0], file=source)
     return InputError(
@@ -507,7 +534,7 @@ def scenario_from_dict(
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:
-        raise _format_validation(err, source) from None
+        raise _format_validation(err, source, _raw_missing_files(data, base_dir)) from None
     problems = []
     for key, path in scenario.input_files().items():
         if not Path(path).exists():

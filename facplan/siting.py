@@ -17,7 +17,7 @@ import numpy as np
 
 from facplan import access
 from facplan._errors import InputError
-from facplan.network import Graph
+from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import OptimizeSpec, Scenario
 from facplan.standards import TIER_ORDER, Standard
 
@@ -43,9 +43,8 @@ class SitingInput:
 
     scenario: Scenario
     standards: dict
-    graph: Graph
-    cell_nodes: np.ndarray
-    cand_nodes: np.ndarray
+    routes: GraphRoutes | MatrixRoutes
+    cand_nodes: np.ndarray  # route handle of each candidate (−1 = unreachable)
     candidates: gpd.GeoDataFrame
     demand: np.ndarray  # weighted demand per cell
     before: dict  # (kind, tier) -> distance per cell (existing facilities)
@@ -127,8 +126,7 @@ def _community_index(inp: SitingInput, rows: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _covering(spec: OptimizeSpec, inp: SitingInput, rows: np.ndarray, std: Standard):
-    m = access.site_matrix(inp.graph, inp.cand_nodes[rows], inp.cell_nodes, std.walk_m)
-    return m
+    return inp.routes.matrix(inp.cand_nodes[rows], std.walk_m)
 
 
 def plan_sites(inp: SitingInput) -> SitingResult:
@@ -174,9 +172,7 @@ def plan_sites(inp: SitingInput) -> SitingResult:
         prior = [r for t in serving_tiers(spec.kind, spec.tier, inp.standards)
                  for r in opened.get((spec.kind, t), [])]
         if prior:
-            d_before = np.fmin(
-                d_before, access.nearest_distance(inp.graph, inp.cand_nodes[prior], inp.cell_nodes)
-            )
+            d_before = np.fmin(d_before, inp.routes.nearest(inp.cand_nodes[prior]))
         covered_before = access.covered_mask(d_before, std.walk_m)
         cov = _covering(spec, inp, rows, std)
         eids = [str(x) for x in ids[rows]]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from test_optimize_reference import (
+
+from facplan._errors import InputError
+from facplan.optimize import MCLP, NotSolvedError, _core
+
+from .test_optimize_reference import (
     brute_mclp,
     newly_covered,
     random_instance,
     reference_rank,
     to_sparse_with_zeros,
 )
-
-from facplan._errors import InputError
-from facplan.optimize import MCLP, NotSolvedError, _core
 
 SEEDS = range(40)
 

@@ -3,7 +3,7 @@
 Nothing here imports facplan.optimize: every reference enumerates site subsets with
 itertools and computes its objective directly from a dense boolean matrix, so the
 model tests compare two unrelated implementations. Other test modules import these
-helpers (pytest puts this folder on ``sys.path``).
+helpers (``from .test_optimize_reference import ...``).
 """
 
 from __future__ import annotations
