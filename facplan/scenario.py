@@ -240,12 +240,16 @@ class FacilitySource(_FileSource):
 
     @model_validator(mode="after")
     def _kind(self) -> FacilitySource:
-        if (self.path is None) == (self.osm is None) and not isinstance(self, CandidatesSpec):
-            raise ValueError("give exactly one of 'path' or 'osm'")
-        if self.osm is not None and self.kind is None:
-            raise ValueError("an 'osm' source needs 'kind'")
-        if isinstance(self, CandidatesSpec) and self.path is None:
-            return self
+        if isinstance(self, CandidatesSpec):
+            if self.path is None:
+                return self
+        else:
+            if (self.path is None) == (self.osm is None):
+                raise ValueError("give exactly one of 'path' or 'osm'")
+            if self.osm is not None:
+                if self.kind is None:
+                    raise ValueError("an 'osm' source needs 'kind'")
+                return self
         if (self.kind is None) == (self.kind_field is None):
             raise ValueError("give exactly one of 'kind' or 'kind_field'")
         if self.tier is not None and self.tier_field is not None:

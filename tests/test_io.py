@@ -140,3 +140,17 @@ def test_geographic_crs_rejected():
         choose_crs(4490, sample)
     assert choose_crs("auto", sample).to_epsg() == 32635
     assert choose_crs(4547, sample).is_projected  # CGCS2000 3-degree GK zone
+
+
+def test_csv_points_in_gcj02_are_converted(tmp_path):
+    from facplan.io.coords import gcj02_to_wgs84, wgs84_to_gcj02
+
+    lon, lat = np.array([112.454, 112.40]), np.array([34.619, 34.66])  # Luoyang
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    assert np.hypot(glon - lon, glat - lat).min() > 1e-4  # the offset is real (~hundreds of m)
+    pd.DataFrame({"lon": glon, "lat": glat, "population": [1, 2]}).to_csv(tmp_path / "p.csv", index=False)
+    gdf = read_population(PopulationSpec(path=tmp_path / "p.csv", coords="gcj02"))
+    wlon, wlat = gcj02_to_wgs84(glon, glat)
+    np.testing.assert_allclose(gdf.geometry.x, wlon, atol=1e-9)
+    np.testing.assert_allclose(gdf.geometry.x, lon, atol=1e-6)
+    np.testing.assert_allclose(gdf.geometry.y, lat, atol=1e-6)

