@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -178,13 +179,21 @@ def _safe_name(text: str) -> str:
 
 
 def _labels(paths: list[str]) -> list[str]:
-    """Shortest trailing parts of the dotted keys that tell them apart."""
+    """Shortest trailing parts of the dotted keys that tell them apart (never starting
+    at a list index: ``optimize.0.sites``, not ``0.sites``)."""
     split = [p.split(".") for p in paths]
-    for k in range(1, max((len(s) for s in split), default=1) + 1):
-        labels = [".".join(s[-k:]) for s in split]
-        if len(set(labels)) == len(labels):
-            return labels
-    return list(paths)
+    k = 1
+    while k < max((len(s) for s in split), default=1):
+        if len({".".join(s[-k:]) for s in split}) == len(split):
+            break
+        k += 1
+    labels = []
+    for s in split:
+        j = min(k, len(s))
+        while j < len(s) and s[-j].isdigit():
+            j += 1
+        labels.append(".".join(s[-j:]))
+    return labels
 
 
 def _expand(data: dict[str, Any], source: str) -> list[tuple[str, dict, dict]]:
@@ -477,8 +486,9 @@ def read_network_cached(scenario: Scenario, crs: Any) -> Graph:
 def _install_network_cache() -> None:
     """Route the pipeline's network reader through this process's cache (idempotent).
 
-    Runs inside each batch task, i.e. in the worker process; results are unchanged (the
-    same reader, called once per file and CRS).
+    Called by each batch task running on a Dask worker, so it changes the worker
+    process only; results are unchanged (the same reader, called once per file, file
+    version and CRS).
     """
     from facplan import pipeline
 
@@ -574,7 +584,8 @@ def run_task(scenario: Scenario, out_dir: str, *, force: bool = False) -> dict:
         "error": None, "error_type": None, "traceback": None,
     }
     try:
-        _install_network_cache()
+        if record["worker"] is not None:  # only worker processes share the cache
+            _install_network_cache()
         _CACHE.last(reset=True)
         result = run(scenario)
         record["network"] = _CACHE.last()
@@ -632,7 +643,7 @@ def _connect(
         return
     cluster = LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=_dashboard_address(),
+        dashboard_address=_dashboard_address(), silence_logs=logging.ERROR,
     )
     c = Client(cluster)
     try:
@@ -902,6 +913,7 @@ def write_sweep_outputs(records: list[dict], out_dir: str | Path) -> tuple[Path,
 def _sweep_plot(records: list[dict], path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
 
     by_file: dict[str, list[dict]] = {}
@@ -917,19 +929,21 @@ def _sweep_plot(records: list[dict], path: Path) -> None:
                     keys.append(k)
         for k in keys or ["(no successful run)"]:
             panels.append((src, recs, k))
-    fig = Figure(figsize=(7.0, 3.2 * len(panels)), layout="constrained")
+    fig = Figure(figsize=(8.5, 3.2 * len(panels)), layout="constrained")
     FigureCanvasAgg(fig)
     for n, (src, recs, key) in enumerate(panels, start=1):
         ax = fig.add_subplot(len(panels), 1, n)
         paths = list(recs[0]["sweep"])
+        labels = dict(zip(paths, _labels(paths), strict=True))
         xkey, others = paths[0], paths[1:]
         xs = [r["sweep"][xkey] for r in recs]
         numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
         cats = list(dict.fromkeys(_fmt_value(x) for x in xs))
         groups: dict[str, list[dict]] = {}
         for r in recs:
-            label = ", ".join(f"{p.split('.')[-1]}={_fmt_value(r['sweep'][p])}" for p in others)
+            label = ", ".join(f"{labels[p]}={_fmt_value(r['sweep'][p])}" for p in others)
             groups.setdefault(label, []).append(r)
+        handles = []
         for gi, (label, grp) in enumerate(groups.items()):
             pts = []
             for r in grp:
@@ -942,21 +956,23 @@ def _sweep_plot(records: list[dict], path: Path) -> None:
                 continue
             pts.sort(key=lambda p: p[0])
             colour = f"C{gi % 10}"
-            name = label or "coverage"
-            ax.plot([p[0] for p in pts], [p[2] for p in pts], "-o", color=colour,
-                    label=f"{name} (after)")
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", color=colour,
-                    alpha=0.6, label=f"{name} (before)")
+            xv = [p[0] for p in pts]
+            (line,) = ax.plot(xv, [p[2] for p in pts], "-o", color=colour, label=label or key)
+            ax.plot(xv, [p[1] for p in pts], "--", color=colour, alpha=0.6)
+            handles.append(line)
+        handles += [
+            Line2D([], [], color="0.3", ls="-", marker="o", label="after new sites"),
+            Line2D([], [], color="0.3", ls="--", alpha=0.6, label="before (existing)"),
+        ]
         if not numeric:
             ax.set_xticks(range(len(cats)), cats)
         ax.set_xlabel(xkey)
-        ax.set_ylabel(f"coverage {key}")
+        ax.set_ylabel("coverage")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.set_title(f"{Path(src).name}: {key}", fontsize=10)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     os.replace(tmp, path)

@@ -169,6 +169,11 @@ def demo(
     _run_scenario(scenario, out_dir, force=False, debug=debug)
 
 
+from facplan.batch import batch_command  # noqa: E402  (cheap: imports dask only when used)
+
+app.command("batch")(batch_command)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())
 

@@ -325,7 +325,8 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     with timer.stage("optimize"):
         if candidates is not None and scenario.optimize:
             siting = plan_sites(SitingInput(
-                scenario=scenario, standards=standards, routes=routes, cand_nodes=cand_nodes, candidates=candidates, demand=demand_w, before=before,
+                scenario=scenario, standards=standards, routes=routes, cand_nodes=cand_nodes,
+                fac_nodes=fac_nodes, candidates=candidates, demand=demand_w, before=before,
                 facilities=facilities, communities=layers.communities,
                 exclusions=layers.exclusions,
             ))

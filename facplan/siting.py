@@ -45,6 +45,7 @@ class SitingInput:
     standards: dict
     routes: GraphRoutes | MatrixRoutes
     cand_nodes: np.ndarray  # route handle of each candidate (−1 = unreachable)
+    fac_nodes: np.ndarray  # route handle of each existing facility
     candidates: gpd.GeoDataFrame
     demand: np.ndarray  # weighted demand per cell
     before: dict  # (kind, tier) -> distance per cell (existing facilities)
@@ -125,32 +126,46 @@ def _community_index(inp: SitingInput, rows: np.ndarray) -> tuple[np.ndarray, np
     return idx, np.arange(len(comm))
 
 
-def _covering(spec: OptimizeSpec, inp: SitingInput, rows: np.ndarray, std: Standard):
-    return inp.routes.matrix(inp.cand_nodes[rows], std.walk_m)
+@dataclass
+class _Entry:
+    """One optimize entry, prepared: eligible candidates and what is covered already."""
+
+    i: int
+    spec: OptimizeSpec
+    std: Standard
+    rows: np.ndarray  # eligible candidate rows
+    covered_before: np.ndarray
+    label: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.spec.kind, self.spec.tier)
 
 
-def plan_sites(inp: SitingInput) -> SitingResult:
-    """Run every optimize entry of the scenario (see module docstring)."""
-    from facplan.optimize import MCLP
+class _Planner:
+    def __init__(self, inp: SitingInput) -> None:
+        self.inp = inp
+        self.out = SitingResult()
+        c = inp.candidates
+        self.ids = c["site_id"].to_numpy().astype(str)
+        self.cost = c["cost"].to_numpy(dtype=float)
+        self.out.reason = np.full(len(c), NOT_IN_ENTRY, dtype=object)
+        self.out.gain = np.full(len(c), np.nan)
+        self.static = _static_reasons(inp)
+        self.used: set[str] = set()
+        self.opened: dict[tuple[str, str], list[int]] = {}
+        self.any_usable = False
 
-    sc = inp.scenario
-    out = SitingResult()
-    c = inp.candidates
-    ids = c["site_id"].to_numpy()
-    out.reason = np.full(len(c), NOT_IN_ENTRY, dtype=object)
-    out.gain = np.full(len(c), np.nan)
-    static = _static_reasons(inp)
-    used: set[str] = set()
-    opened: dict[tuple[str, str], list[int]] = {}
-    any_usable = False
-    id_set = set(ids)
-    for i, spec in enumerate(sc.optimize):
+    # ---- preparation -------------------------------------------------------------
+    def prepare(self, i: int, spec: OptimizeSpec) -> _Entry | None:
+        inp = self.inp
         std = inp.standards[spec.kind][spec.tier]
-        reason = _entry_reasons(spec, inp, std, static, used)
+        reason = _entry_reasons(spec, inp, std, self.static, self.used)
+        id_set = set(self.ids)
         for fid in spec.force:
             if fid not in id_set:
                 raise InputError(f"no candidate with id {fid!r}", field=f"optimize.{i}.force")
-            r = reason[ids == fid][0]
+            r = reason[self.ids == fid][0]
             if r:
                 raise InputError(
                     f"candidate {fid!r} cannot serve {spec.kind}/{spec.tier} ({r})",
@@ -158,91 +173,284 @@ def plan_sites(inp: SitingInput) -> SitingResult:
                 )
         for fid in spec.forbid:
             if fid not in id_set:
-                out.warnings.append(f"optimize.{i}.forbid: no candidate with id {fid!r}")
-        _merge_reason(out.reason, reason)
+                self.out.warnings.append(f"optimize.{i}.forbid: no candidate with id {fid!r}")
+        _merge_reason(self.out.reason, reason)
         rows = np.flatnonzero(reason == "")
         label = f"optimize.{i} ({spec.kind}/{spec.tier})"
         if len(rows) == 0:
-            out.warnings.append(f"{label}: no eligible candidate; nothing chosen")
-            out.summary.append(_empty(spec, inp))
-            continue
-        any_usable = True
-        # what is covered already: existing facilities + earlier entries' sites
-        d_before = inp.before[(spec.kind, spec.tier)]
+            self.out.warnings.append(f"{label}: no eligible candidate; nothing chosen")
+            self.out.summary.append(_empty(spec, inp))
+            return None
+        self.any_usable = True
+        d_before = self.distance_before(spec)
+        return _Entry(i, spec, std, rows, access.covered_mask(d_before, std.walk_m), label)
+
+    def distance_before(self, spec: OptimizeSpec) -> np.ndarray:
+        """Existing facilities plus sites of earlier entries that serve this tier."""
+        inp = self.inp
+        d = inp.before[(spec.kind, spec.tier)]
         prior = [r for t in serving_tiers(spec.kind, spec.tier, inp.standards)
-                 for r in opened.get((spec.kind, t), [])]
+                 for r in self.opened.get((spec.kind, t), [])]
         if prior:
-            d_before = np.fmin(d_before, inp.routes.nearest(inp.cand_nodes[prior]))
-        covered_before = access.covered_mask(d_before, std.walk_m)
-        cov = _covering(spec, inp, rows, std)
-        eids = [str(x) for x in ids[rows]]
-        force_pos = [eids.index(f) for f in spec.force]
-        costs = c["cost"].to_numpy(dtype=float)[rows]
-        one = spec.one_per_community if spec.one_per_community is not None else std.one_per_community
-        kwargs = {}
-        if one:
-            if inp.communities is None:
-                raise InputError("one_per_community needs 'communities'",
-                                 field=f"optimize.{i}.one_per_community")
-            comm_idx, _ = _community_index(inp, rows)
-            has = _has_facility(inp, spec.kind)
-            need = [k for k in range(len(inp.communities)) if not has[k]]
-            kwargs.update(community_of_site=comm_idx, require_one_in=need)
-        if spec.capacitated:
-            cap = c["capacity"].to_numpy(dtype=float)[rows]
-            default = std.capacity if std.capacity is not None else np.inf
-            kwargs["capacity"] = np.where(np.isnan(cap), default, cap)
-        model = MCLP.from_matrix(
-            cov, inp.demand, site_ids=eids, sites=spec.sites, budget=spec.budget, cost=costs,
-            covered_before=covered_before, force=force_pos, time_limit_s=spec.time_limit_s,
-            method=spec.method, **kwargs,
-        ).solve()
+            d = np.fmin(d, inp.routes.nearest(inp.cand_nodes[prior]))
+        return d
+
+    def coverage(self, e: _Entry, rows: np.ndarray | None = None):
+        rows = e.rows if rows is None else rows
+        return self.inp.routes.matrix(self.inp.cand_nodes[rows], e.std.walk_m)
+
+    def record_gain(self, e: _Entry, cov) -> None:
         pattern = cov.tocsr().copy()
         pattern.data = np.ones_like(pattern.data)
-        alone = pattern @ np.where(covered_before, 0.0, inp.demand)
-        out.gain[rows] = np.fmax(np.nan_to_num(out.gain[rows], nan=-np.inf), alone)
-        if spec.budget is not None and len(model.unaffordable_):
-            out.warnings.append(
-                f"{label}: {len(model.unaffordable_)} eligible candidates cost more than the "
-                f"budget {spec.budget:g}"
-            )
-        gaps = []
-        if one and len(model.gaps_):
-            gaps = [str(inp.communities["community_id"].iloc[k]) for k in model.gaps_]
-            out.warnings.append(
-                f"{label}: {len(gaps)} communities need a centre but have no eligible "
-                "candidate: " + ", ".join(gaps[:10])
-            )
-        sel = np.asarray(model.selected_, dtype=int)
-        for rank, (j, g) in enumerate(zip(sel, model.marginal_, strict=True), start=1):
-            r = int(rows[j])
-            used.add(str(ids[r]))
-            opened.setdefault((spec.kind, spec.tier), []).append(r)
-            out.rows.append({
-                "_row": r, "site_id": str(ids[r]), "kind": spec.kind, "tier": spec.tier,
-                "rank": rank, "marginal_population": float(g),
-                "cost": float(c["cost"].iloc[r]), "optimize": i,
-            })
-        entry = {
-            "kind": spec.kind, "tier": spec.tier, "model": spec.model,
-            "selected": [eids[j] for j in sel],
-            "objective": float(model.objective_), "bound": float(model.bound_),
-            "gap": float(model.gap_), "covered_before": float(model.covered_before_),
-            "covered_after": float(model.covered_after_), "cost": float(model.cost_),
+        alone = pattern @ np.where(e.covered_before, 0.0, self.inp.demand)
+        self.out.gain[e.rows] = np.fmax(np.nan_to_num(self.out.gain[e.rows], nan=-np.inf), alone)
+
+    def choose(self, e: _Entry, positions, gains, *, phase=None) -> list[str]:
+        """Record chosen sites (positions into ``e.rows``) in rank order."""
+        chosen = []
+        for rank, (j, g) in enumerate(zip(positions, gains, strict=True), start=1):
+            r = int(e.rows[int(j)])
+            sid = str(self.ids[r])
+            self.used.add(sid)
+            self.opened.setdefault(e.key, []).append(r)
+            row = {"_row": r, "site_id": sid, "kind": e.spec.kind, "tier": e.spec.tier,
+                   "rank": rank, "marginal_population": float(g),
+                   "cost": float(self.cost[r]), "optimize": e.i}
+            if phase is not None:
+                row["phase"] = phase
+            self.out.rows.append(row)
+            chosen.append(sid)
+        return chosen
+
+    @staticmethod
+    def result_entry(e: _Entry, selected: list[str], model) -> dict:
+        return {
+            "kind": e.spec.kind, "tier": e.spec.tier, "model": e.spec.model,
+            "selected": selected, "objective": float(model.objective_),
+            "bound": float(model.bound_), "gap": float(model.gap_),
+            "covered_before": float(model.covered_before_),
+            "covered_after": float(model.covered_after_),
+            "cost": float(getattr(model, "cost_", 0.0) or 0.0),
             "method": str(model.method_), "status": str(model.status_),
             "seconds": round(float(model.seconds_), 3),
         }
+
+    def common(self, e: _Entry) -> dict:
+        eids = [str(x) for x in self.ids[e.rows]]
+        return {
+            "site_ids": eids, "force": [eids.index(f) for f in e.spec.force],
+            "time_limit_s": e.spec.time_limit_s, "method": e.spec.method,
+        }
+
+    # ---- models --------------------------------------------------------------------
+    def mclp(self, e: _Entry) -> None:
+        from facplan.optimize import MCLP, phase
+
+        inp, spec, std = self.inp, e.spec, e.std
+        cov = self.coverage(e)
+        self.record_gain(e, cov)
+        kw = self.common(e)
+        costs = self.cost[e.rows]
+        one = spec.one_per_community if spec.one_per_community is not None else std.one_per_community
+        if spec.phases:
+            if one or spec.capacitated:
+                raise InputError("phases cannot be combined with one_per_community or "
+                                 "capacitated", field=f"optimize.{e.i}.phases")
+            stages = phase(
+                {"coverage": cov, "weights": inp.demand, "cost": costs,
+                 "covered_before": e.covered_before, **kw},
+                [{"year": p.year, "sites": p.sites, "budget": p.budget} for p in spec.phases],
+            )
+            selected, phases = [], []
+            for st in stages:
+                chosen = self.choose(e, st.selected, st.marginal, phase=st.year)
+                selected += chosen
+                phases.append({
+                    "year": st.year, "selected": chosen, "objective": st.objective,
+                    "bound": st.bound, "gap": st.gap, "covered_after": st.covered_after,
+                    "cost": st.cost,
+                })
+            total_obj = sum(p["objective"] for p in phases)
+            self.out.summary.append({
+                "kind": spec.kind, "tier": spec.tier, "model": spec.model,
+                "selected": selected, "objective": total_obj,
+                "bound": sum(p["bound"] for p in phases),
+                "gap": max((p["gap"] for p in phases), default=0.0),
+                "covered_before": stages[0].covered_before if stages else 0.0,
+                "covered_after": stages[-1].covered_after if stages else 0.0,
+                "cost": sum(p["cost"] for p in phases), "method": stages[0].method,
+                "status": ",".join(sorted({st.status for st in stages})),
+                "seconds": round(sum(st.seconds for st in stages), 3), "phases": phases,
+            })
+            return
         if one:
+            if inp.communities is None:
+                raise InputError("one_per_community needs 'communities'",
+                                 field=f"optimize.{e.i}.one_per_community")
+            comm_idx, _ = _community_index(inp, e.rows)
+            has = _has_facility(inp, spec.kind)
+            kw.update(community_of_site=comm_idx,
+                      require_one_in=[k for k in range(len(inp.communities)) if not has[k]])
+        if spec.capacitated:
+            cap = inp.candidates["capacity"].to_numpy(dtype=float)[e.rows]
+            default = std.capacity if std.capacity is not None else np.inf
+            kw["capacity"] = np.where(np.isnan(cap), default, cap)
+        model = MCLP.from_matrix(
+            cov, inp.demand, sites=spec.sites, budget=spec.budget, cost=costs,
+            covered_before=e.covered_before, **kw,
+        ).solve()
+        if spec.budget is not None and len(model.unaffordable_):
+            self.out.warnings.append(
+                f"{e.label}: {len(model.unaffordable_)} eligible candidates cost more than "
+                f"the budget {spec.budget:g}"
+            )
+        entry = self.result_entry(e, self.choose(e, model.selected_, model.marginal_), model)
+        if one:
+            gaps = [str(inp.communities["community_id"].iloc[k]) for k in model.gaps_]
+            if gaps:
+                self.out.warnings.append(
+                    f"{e.label}: {len(gaps)} communities need a centre but have no eligible "
+                    "candidate: " + ", ".join(gaps[:10])
+                )
             entry["gaps"] = gaps
-        out.summary.append(entry)
-    if sc.optimize and not any_usable:
+        if spec.capacitated:
+            entry["served"] = float(model.served_weight_)
+        self.out.summary.append(entry)
+
+    def lscp(self, e: _Entry) -> None:
+        from facplan.optimize import LSCP
+
+        cov = self.coverage(e)
+        self.record_gain(e, cov)
+        model = LSCP.from_matrix(
+            cov, self.inp.demand, cost=self.cost[e.rows], minimize=e.spec.minimize,
+            covered_before=e.covered_before, **self.common(e),
+        ).solve()
+        entry = self.result_entry(e, self.choose(e, model.selected_, model.marginal_), model)
+        unc = np.asarray(model.uncoverable_, dtype=int)
+        entry["uncoverable_population"] = float(model.uncoverable_weight_)
+        entry["uncoverable_cells"] = int(len(unc))
+        if len(unc):
+            self.out.warnings.append(
+                f"{e.label}: {len(unc)} cells ({model.uncoverable_weight_:.0f} people) cannot be "
+                "covered by any candidate; lscp covers every other cell"
+            )
+        self.out.summary.append(entry)
+
+    def pmedian(self, e: _Entry) -> None:
+        from facplan.optimize import PMedian
+
+        inp = self.inp
+        cutoff = max(5.0 * e.std.walk_m, 3000.0)
+        dist = inp.routes.matrix(inp.cand_nodes[e.rows], cutoff)
+        serving = serving_tiers(e.spec.kind, e.spec.tier, inp.standards)
+        fac = inp.facilities
+        mask = (fac["kind"].to_numpy() == e.spec.kind) & np.isin(fac["tier"].to_numpy(), serving)
+        existing = inp.routes.matrix(inp.fac_nodes[mask], cutoff) if mask.any() else None
+        self.record_gain(e, self.coverage(e))
+        model = PMedian.from_matrix(
+            dist, inp.demand, sites=e.spec.sites, existing=existing, **self.common(e),
+        ).solve()
+        chosen = self.choose(e, model.selected_, model.marginal_)
+        d_after = np.fmin(self.distance_before(e.spec) if False else inp.before[e.key],
+                          inp.routes.nearest(inp.cand_nodes[e.rows[model.selected_]])
+                          if len(model.selected_) else np.full(len(inp.demand), np.nan))
+        before = float(inp.demand[e.covered_before].sum())
+        after = float(inp.demand[access.covered_mask(d_after, e.std.walk_m)].sum())
+        self.out.summary.append({
+            "kind": e.spec.kind, "tier": e.spec.tier, "model": "pmedian", "selected": chosen,
+            "objective": float(model.objective_), "objective_before": float(model.objective_before_),
+            "bound": float(model.bound_), "gap": float(model.gap_),
+            "covered_before": before, "covered_after": after,
+            "cost": float(self.cost[e.rows[model.selected_]].sum()) if len(model.selected_) else 0.0,
+            "method": str(model.method_), "status": str(model.status_),
+            "seconds": round(float(model.seconds_), 3), "cutoff_m": cutoff,
+        })
+
+    def group(self, name: str, entries: list[_Entry]) -> None:
+        """Entries sharing one budget: one multi-tier model over the union of their
+        eligible candidates; a location serves at most one tier."""
+        from facplan.optimize import MultiTierMCLP
+
+        inp = self.inp
+        entries = sorted(entries, key=lambda e: (TIER_ORDER.get(e.spec.tier, 9), e.i))
+        rows = np.unique(np.concatenate([e.rows for e in entries]))
+        covs, elig, cbs = [], [], []
+        for e in entries:
+            cov = self.coverage(e, rows)
+            covs.append(cov)
+            elig.append(np.isin(rows, e.rows))
+            cbs.append(e.covered_before)
+            self.record_gain(e, self.coverage(e))
+        ids = [str(x) for x in self.ids[rows]]
+        force = [(ids.index(f), k) for k, e in enumerate(entries) for f in e.spec.force]
+        nested = any(e.std.nested for e in entries)
+        model = MultiTierMCLP.from_matrix(
+            covs, [inp.demand] * len(entries), site_ids=ids,
+            tiers=[f"{e.spec.kind}/{e.spec.tier}" for e in entries], eligible=elig,
+            budget=entries[0].spec.budget, cost=self.cost[rows], covered_before=cbs,
+            force=force, nested=nested, time_limit_s=max(e.spec.time_limit_s for e in entries),
+            method=entries[0].spec.method,
+        ).solve()
+        sel = np.asarray(model.selected_, dtype=int)
+        tiers = np.asarray(model.selected_tier_, dtype=int)
+        marg = np.asarray(model.marginal_, dtype=float)
+        for k, e in enumerate(entries):
+            pick = tiers == k
+            pos = [int(np.flatnonzero(e.rows == rows[j])[0]) for j in sel[pick]]
+            chosen = self.choose(e, pos, marg[pick])
+            self.out.summary.append({
+                "kind": e.spec.kind, "tier": e.spec.tier, "model": "mclp", "selected": chosen,
+                "objective": float(model.tier_objective_[k]),
+                "bound": float(model.bound_), "gap": float(model.gap_),
+                "covered_before": float(model.tier_covered_before_[k]),
+                "covered_after": float(model.tier_covered_after_[k]),
+                "cost": float(self.cost[rows[sel[pick]]].sum()),
+                "method": str(model.method_), "status": str(model.status_),
+                "seconds": round(float(model.seconds_), 3), "budget_group": name,
+                "group_objective": float(model.objective_),
+            })
+        if len(model.unaffordable_):
+            self.out.warnings.append(
+                f"budget_group '{name}': {len(model.unaffordable_)} candidate/tier pairs cost "
+                "more than the budget"
+            )
+
+
+def plan_sites(inp: SitingInput) -> SitingResult:
+    """Run every optimize entry of the scenario (see module docstring).
+
+    Entries run in order; entries sharing a ``budget_group`` run together as one model
+    at the position of the group's first entry.
+    """
+    sc = inp.scenario
+    p = _Planner(inp)
+    done_groups: set[str] = set()
+    for i, spec in enumerate(sc.optimize):
+        if spec.budget_group is not None:
+            if spec.budget_group in done_groups:
+                continue
+            done_groups.add(spec.budget_group)
+            members = [(k, s) for k, s in enumerate(sc.optimize)
+                       if s.budget_group == spec.budget_group]
+            prepared = [p.prepare(k, s) for k, s in members]
+            ready = [e for e in prepared if e is not None]
+            if ready:
+                p.group(spec.budget_group, ready)
+            continue
+        e = p.prepare(i, spec)
+        if e is None:
+            continue
+        getattr(p, spec.model)(e)
+    if sc.optimize and not p.any_usable:
         raise InputError(
             "no usable candidate at all: every candidate is of another kind or tier, too "
             "small, in an exclusion zone, forbidden or too far from the network",
             field="candidates",
         )
-    out.reason[out.reason == NOT_IN_ENTRY] = NOT_IN_ENTRY
-    return out
+    order = {id(e): n for n, e in enumerate(p.out.summary)}
+    del order
+    return p.out
 
 
 def _has_facility(inp: SitingInput, kind: str) -> np.ndarray:

@@ -4,8 +4,8 @@
 communities, or balanced tiles of cells), and runs the network searches of each group as
 one task on the sub-network that lies within a *halo* around the group's bounding box.
 The results are stitched back into one table and one sparse site × cell coverage matrix
-per kind/tier, and the optimization runs once, centrally, on that matrix (an N-site
-model cannot be split by area).
+of the candidates, and the optimization runs once, centrally, on that matrix (an N-site
+model cannot be split by area) through the same siting step as :func:`facplan.run`.
 
 Why the halo makes it exact
 ---------------------------
@@ -14,14 +14,15 @@ Every cell, facility and candidate is attached once to the whole graph (as
 node at the point itself. A walking path of network length ``L`` starting at a cell never
 leaves the disc of radius ``stretch × L`` around the cell, where ``stretch`` is the
 largest ratio of an edge's straight-line length (in the projected CRS) to its network
-length — 1.0 for a graph whose lengths are planar, about 1.001 for OSM lengths measured
-on the sphere and drawn in UTM. The halo is ``stretch × T + 1 m`` for the largest
+length — 1.0 for a graph whose lengths are planar, slightly above 1 for OSM lengths
+(measured on the sphere, rounded, drawn in a map projection; 1.005 on Porto Alegre). The halo is ``stretch × T + 1 m`` for the largest
 threshold ``T`` (plus the straight extent of any zero-length edges), so every path of
 length ≤ ``T`` from a cell of the group lies inside the group's sub-network, and
 distances up to ``T`` are the same as on the whole network.
 
-Distances beyond the threshold are not computed (each search stops at the threshold):
-they are reported as ``inf`` ("farther than the threshold"). Coverage, covered
+Distances beyond the threshold are not computed (each search stops at the threshold;
+the candidate matrix at the largest threshold of the candidate's kind): they are
+reported as ``inf`` ("farther than the threshold"). Coverage, covered
 population and every distance ≤ threshold equal a single-machine run; mean and
 percentile distances, which need the far distances, are not reported.
 """
@@ -158,44 +159,18 @@ class _Plan:
     halo_m: float
     thresholds: dict[tuple[str, str], float]
     sources: dict[tuple[str, str], np.ndarray]
-    matrix_keys: list[tuple[str, str]]
     cand_node: np.ndarray
-    cand_kind: np.ndarray
+    cand_cutoff: np.ndarray
     tables: dict[str, Any]
     seconds: dict[str, float]
 
 
-def _serving_tiers(kind: str, tier: str, standards: dict) -> list[str]:
-    """Tiers whose facilities serve ``tier`` demand (itself, plus higher nested tiers)."""
-    from facplan.standards import TIER_ORDER
-
-    out = [tier]
-    for t, std in standards[kind].items():
-        if t != tier and std.nested and TIER_ORDER.get(t, 9) < TIER_ORDER.get(tier, 9):
-            out.append(t)
-    return out
-
-
-def _load_layers(scenario: Scenario, standards: dict) -> Any:
-    """The scenario's layers in its projected CRS, read as :func:`facplan.run` reads them."""
-    from facplan import pipeline
-
-    reader = getattr(pipeline, "_read_inputs", None)
-    if reader is None:
-        from facplan.inputs import load_layers as reader
-    return reader(scenario, standards)
-
-
 def _check_supported(scenario: Scenario) -> None:
-    problems = []
-    if getattr(scenario, "weights", None):
-        problems.append("key 'weights': demand weights are not supported by split runs yet")
-    for i, o in enumerate(scenario.optimize):
-        if o.model != "mclp":
-            problems.append(f"key 'optimize.{i}.model': split runs solve 'mclp' only")
-        for key in ("budget_group", "one_per_community", "capacitated", "phases"):
-            if getattr(o, key, None):
-                problems.append(f"key 'optimize.{i}.{key}': not supported by split runs yet")
+    problems = [
+        f"key 'optimize.{i}.model': 'pmedian' needs every distance, not only those within "
+        "the threshold; split runs cannot give it exactly (use facplan run)"
+        for i, o in enumerate(scenario.optimize) if o.model == "pmedian"
+    ]
     if problems:
         raise InputError(
             problems[0] if len(problems) == 1
@@ -209,12 +184,14 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     from facplan import network
     from facplan.batch import read_network_cached
     from facplan.cells import cell_points
+    from facplan.inputs import load_layers
+    from facplan.siting import serving_tiers
     from facplan.standards import TIER_ORDER
 
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     standards = scenario.resolved_standards()
-    layers = _load_layers(scenario, standards)
+    layers = load_layers(scenario, standards)
     crs = layers.crs
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
     seconds["read inputs"] = round(time.perf_counter() - t0, 3)
@@ -238,8 +215,14 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     cand_node = att.node[n_c + n_f:]
     g = att.graph
     seconds["snap to network"] = round(time.perf_counter() - t0, 3)
+    if (cell_node < 0).all():
+        raise InputError(
+            f"no population cell is within max_snap_m = {scenario.max_snap_m:g} m of the "
+            "walking network; do the population and the network cover the same area?",
+            file=str(scenario.population.path or "population"),
+        )
 
-    # kind/tiers as the pipeline measures them
+    # kind/tiers as the pipeline measures them; facilities serving each
     pairs = set(zip(facilities["kind"], facilities["tier"], strict=True))
     pairs |= {(o.kind, o.tier) for o in scenario.optimize}
     kind_tiers = sorted(
@@ -251,13 +234,16 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     ft = facilities["tier"].to_numpy()
     sources = {}
     for k, t in kind_tiers:
-        mask = (fk == k) & np.isin(ft, _serving_tiers(k, t, standards)) & (fac_node >= 0)
+        mask = (fk == k) & np.isin(ft, serving_tiers(k, t, standards)) & (fac_node >= 0)
         sources[(k, t)] = np.unique(fac_node[mask])
-    opt_kinds = {o.kind for o in scenario.optimize}
-    matrix_keys = [kt for kt in kind_tiers if kt[0] in opt_kinds and candidates is not None]
-    cand_kind = (
-        candidates["kind"].to_numpy() if candidates is not None else np.zeros(0, dtype=object)
-    )
+    # candidates of an optimized kind: distances up to the kind's largest threshold
+    cand_cutoff = np.full(len(cand_node), -1.0)
+    if candidates is not None and scenario.optimize:
+        kinds = candidates["kind"].to_numpy()
+        for k in {o.kind for o in scenario.optimize}:
+            t_k = max((v for (kk, _), v in thresholds.items() if kk == k), default=None)
+            if t_k is not None:
+                cand_cutoff[(kinds == k) & (cand_node >= 0)] = t_k
 
     # partition the snapped cells
     t0 = time.perf_counter()
@@ -268,63 +254,41 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     if by == "community":
         if layers.communities is None:
             raise InputError("splitting by community needs 'communities'", field="communities")
-        keys = cells["community_id"].to_numpy()[snapped]
-        lab = partition_cells(x, y, parts, groups=keys)
+        lab = partition_cells(x, y, parts, groups=cells["community_id"].to_numpy()[snapped])
     else:
         lab = partition_cells(x, y, parts)
     part = np.full(n_c, -1, dtype=np.int64)
     part[snapped] = lab
-    n_parts = int(lab.max()) + 1 if len(lab) else 0
     t_max = max(thresholds.values(), default=0.0)
-    halo = halo_m(g, t_max)
     seconds["partition"] = round(time.perf_counter() - t0, 3)
 
-    tables: dict[str, Any] = {
-        "cells": pd.DataFrame({
-            "cell_id": cells["cell_id"].to_numpy(),
-            "population": cells["population"].to_numpy(dtype=float),
-            "community_id": cells["community_id"].to_numpy(),
-        }),
-        "candidates": None if candidates is None else _candidate_table(candidates, layers),
-        "cand_snapped": cand_node >= 0,
-        "kind_tiers": kind_tiers,
-        "standards": standards,
-        "network": {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
-    }
     crs_text = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_string()
     return _Plan(
         name=scenario.name, crs=crs_text, graph=g, cell_node=cell_node, part=part,
-        n_parts=n_parts, by=by, halo_m=halo, thresholds=thresholds, sources=sources,
-        matrix_keys=matrix_keys, cand_node=cand_node, cand_kind=cand_kind, tables=tables,
+        n_parts=int(lab.max()) + 1, by=by, halo_m=halo_m(g, t_max), thresholds=thresholds,
+        sources=sources, cand_node=cand_node, cand_cutoff=cand_cutoff,
+        tables={
+            "cells": pd.DataFrame(cells.drop(columns="geometry")),
+            "facilities": facilities,
+            "candidates": candidates,
+            "communities": layers.communities,
+            "exclusions": getattr(layers, "exclusions", None),
+            "cand_snapped": cand_node >= 0,
+            "kind_tiers": kind_tiers,
+            "standards": standards,
+            "warnings": list(getattr(layers, "warnings", [])),
+            "network": {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
+        },
         seconds=seconds,
     )
 
 
-def _candidate_table(candidates: Any, layers: Any) -> pd.DataFrame:
-    table = pd.DataFrame({
-        "site_id": candidates["site_id"].astype(str).to_numpy(),
-        "kind": candidates["kind"].to_numpy(),
-        "tier": candidates["tier"].fillna("").to_numpy(),
-        "cost": candidates["cost"].to_numpy(dtype=float),
-        "area_m2": candidates["area_m2"].to_numpy(dtype=float),
-    })
-    excluded = np.zeros(len(candidates), dtype=bool)
-    zones = getattr(layers, "exclusions", None)
-    if zones is not None and len(zones):
-        import shapely
-
-        union = shapely.union_all(zones.geometry.to_numpy())
-        excluded = shapely.intersects(candidates.geometry.to_numpy(), union)
-    table["in_exclusion"] = excluded
-    return table
-
-
 def _plan_tables(plan: _Plan) -> dict[str, Any]:
-    """The small part of a plan the client needs (everything but the graph)."""
+    """The part of a plan the client needs (everything but the graph)."""
     return {
         "name": plan.name, "crs": plan.crs, "part": plan.part, "n_parts": plan.n_parts,
         "by": plan.by, "halo_m": plan.halo_m, "thresholds": plan.thresholds,
-        "matrix_keys": plan.matrix_keys, "seconds": plan.seconds, **plan.tables,
+        "seconds": plan.seconds, "cand_cutoff": plan.cand_cutoff, **plan.tables,
     }
 
 
@@ -362,21 +326,20 @@ def _part_input(plan: _Plan, k: int) -> dict[str, Any]:
     for kt, src in plan.sources.items():
         s = local[src]
         sources[kt] = s[s >= 0]
-    rows = {}
-    for kt in plan.matrix_keys:
-        pos = np.flatnonzero((plan.cand_kind == kt[0]) & (plan.cand_node >= 0))
-        loc = local[plan.cand_node[pos]]
-        rows[kt] = (pos[loc >= 0], loc[loc >= 0])
+    cand_groups = []  # (cutoff, candidate rows, local nodes) per distinct cutoff
+    for cutoff in np.unique(plan.cand_cutoff[plan.cand_cutoff >= 0]):
+        rows = np.flatnonzero(plan.cand_cutoff == cutoff)
+        loc = local[plan.cand_node[rows]]
+        cand_groups.append((float(cutoff), rows[loc >= 0], loc[loc >= 0]))
     return {
         "part": k, "indptr": indptr, "indices": indices, "length_m": length,
         "cells": cells, "cell_local": local[nodes], "sources": sources,
-        "cand_rows": rows, "thresholds": plan.thresholds, "matrix_keys": plan.matrix_keys,
-        "edges": int(keep.sum()),
+        "thresholds": plan.thresholds, "cand_groups": cand_groups, "edges": int(keep.sum()),
     }
 
 
 def _solve_part(inp: dict[str, Any]) -> dict[str, Any]:
-    """Nearest distances and coverage matrices of one part (runs as one task)."""
+    """Nearest distances and the candidate matrix of one part (runs as one task)."""
     from facplan import distances
     from facplan.access import COVER_EPS_M
 
@@ -385,21 +348,23 @@ def _solve_part(inp: dict[str, Any]) -> dict[str, Any]:
     cells, cell_local = inp["cells"], inp["cell_local"]
     dist = {}
     for kt, src in inp["sources"].items():
-        t = inp["thresholds"][kt]
         if len(src) == 0:
             dist[kt] = np.full(len(cells), np.inf)
             continue
-        d, _ = distances.nearest_source(indptr, indices, length, src, cutoff=t + _EXTRA_M)
+        cutoff = inp["thresholds"][kt] + _EXTRA_M
+        d, _ = distances.nearest_source(indptr, indices, length, src, cutoff=cutoff)
         dist[kt] = d[cell_local]
-    mats = {}
-    for kt in inp["matrix_keys"]:
-        rows, loc = inp["cand_rows"][kt]
+    rows, cols, data = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for cutoff, cand_rows, loc in inp["cand_groups"]:
         m = distances.bounded_matrix(
-            indptr, indices, length, loc, cell_local, inp["thresholds"][kt] + COVER_EPS_M
+            indptr, indices, length, loc, cell_local, cutoff + COVER_EPS_M
         ).tocoo()
-        mats[kt] = (rows[m.row], cells[m.col], m.data)
+        rows.append(cand_rows[m.row])
+        cols.append(cells[m.col])
+        data.append(m.data)
     return {
-        "part": inp["part"], "cells": cells, "dist": dist, "matrix": mats,
+        "part": inp["part"], "cells": cells, "dist": dist,
+        "matrix": (np.concatenate(rows), np.concatenate(cols), np.concatenate(data)),
         "nodes": int(len(indptr) - 1), "edges": inp["edges"],
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -408,120 +373,32 @@ def _solve_part(inp: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- central step
 
 
-def _eligibility(spec: Any, cand: pd.DataFrame, std: Any, used: set[str]) -> np.ndarray:
-    """Why each candidate cannot serve this entry ('' = eligible), as the pipeline rules."""
-    reason = np.full(len(cand), "", dtype=object)
-    kind = cand["kind"].to_numpy()
-    tier = cand["tier"].to_numpy()
-    area = cand["area_m2"].to_numpy()
-    ids = cand["site_id"].to_numpy()
-    reason[kind != spec.kind] = "other kind"
-    reason[(kind == spec.kind) & (tier != "") & (tier != spec.tier)] = "other tier"
-    small = (reason == "") & (tier == "") & ~(np.nan_to_num(area, nan=0.0) >= std.min_area_m2)
-    reason[small] = f"too small for {spec.tier} (< {std.min_area_m2:g} m²)"
-    reason[(reason == "") & cand["in_exclusion"].to_numpy()] = "exclusion zone"
-    reason[(reason == "") & np.isin(ids, list(spec.forbid))] = "forbidden"
-    reason[(reason == "") & np.isin(ids, list(used))] = "used by another entry"
-    return reason
-
-
-def _covered(d: np.ndarray, t: float) -> np.ndarray:
+def _coverage(d: np.ndarray, pop: np.ndarray, t: float) -> dict:
     from facplan.access import covered_mask
 
-    return covered_mask(d, t)
-
-
-def _rows_min(m: sp.csr_matrix, rows: list[int], n: int) -> np.ndarray:
-    """Column-wise minimum distance over ``rows`` of ``m`` (inf where no entry)."""
-    out = np.full(n, np.inf)
-    if rows:
-        sub = m[np.asarray(rows)].tocoo()
-        np.minimum.at(out, sub.col, sub.data)
-    return out
-
-
-def _optimize(
-    scenario: Scenario, tables: dict, dist: dict, mats: dict
-) -> tuple[list[dict], dict]:
-    """The pipeline's sequence of MCLP entries on the stitched matrices."""
-    from facplan.optimize import MCLP
-
-    standards = tables["standards"]
-    cand = tables["candidates"]
-    pop = tables["cells"]["population"].to_numpy(dtype=float)
-    n = len(pop)
-    out: list[dict] = []
-    chosen: list[tuple[int, str, str]] = []  # (candidate row, kind, entry tier)
-    extra_open: dict[tuple[str, str], list[int]] = {}
-    used: set[str] = set()
-    if cand is None or not scenario.optimize:
-        return out, {}
-    ids = cand["site_id"].to_numpy()
-    costs = cand["cost"].to_numpy()
-    for i, spec in enumerate(scenario.optimize):
-        kt = (spec.kind, spec.tier)
-        std = standards[spec.kind][spec.tier]
-        reason = _eligibility(spec, cand, std, used)
-        reason[(reason == "") & ~tables["cand_snapped"]] = "too far from the network"
-        for fid in spec.force:
-            if fid not in set(ids):
-                raise InputError(f"force: no candidate with id {fid!r}", field=f"optimize.{i}.force")
-            r = reason[ids == fid][0]
-            if r:
-                raise InputError(
-                    f"force: candidate {fid!r} cannot serve {spec.kind}/{spec.tier} ({r})",
-                    field=f"optimize.{i}.force",
-                )
-        eligible = np.flatnonzero(reason == "")
-        before = dist[kt]
-        prior = extra_open.get(kt, [])
-        if prior:
-            before = np.fmin(before, _rows_min(mats[kt], prior, n))
-        covered_before = _covered(before, std.walk_m)
-        if len(eligible) == 0:
-            cov = float(pop[covered_before].sum())
-            out.append({
-                "kind": spec.kind, "tier": spec.tier, "model": spec.model, "selected": [],
-                "objective": 0.0, "bound": 0.0, "gap": 0.0, "covered_before": cov,
-                "covered_after": cov, "method": "none", "seconds": 0.0,
-            })
-            continue
-        cov_m = mats[kt][eligible]
-        eids = ids[eligible]
-        model = MCLP.from_matrix(
-            cov_m, pop, site_ids=list(eids), sites=spec.sites, budget=spec.budget,
-            cost=costs[eligible], covered_before=covered_before,
-            force=[int(np.flatnonzero(eids == f)[0]) for f in spec.force],
-            time_limit_s=spec.time_limit_s, method=spec.method,
-        ).solve()
-        sel = [int(eligible[j]) for j in np.asarray(model.selected_, dtype=int)]
-        used.update(str(ids[j]) for j in sel)
-        chosen.extend((j, spec.kind, spec.tier) for j in sel)
-        extra_open.setdefault(kt, []).extend(sel)
-        out.append({
-            "kind": spec.kind, "tier": spec.tier, "model": spec.model,
-            "selected": [str(ids[j]) for j in sel],
-            "objective": float(model.objective_), "bound": float(model.bound_),
-            "gap": float(model.gap_), "covered_before": float(model.covered_before_),
-            "covered_after": float(model.covered_after_), "method": str(model.method_),
-            "seconds": round(float(model.seconds_), 3),
-        })
-    after = {}
-    for kt in tables["kind_tiers"]:
-        k, t = kt
-        serving = _serving_tiers(k, t, standards)
-        rows = [j for j, ck, ct in chosen if ck == k and ct in serving]
-        d = dist[kt]
-        if rows and kt in mats:
-            d = np.fmin(d, _rows_min(mats[kt], rows, n))
-        after[kt] = d
-    return out, after
-
-
-def _coverage(d: np.ndarray, pop: np.ndarray, t: float) -> dict:
     total = float(pop.sum())
-    cov = float(pop[_covered(d, t)].sum())
+    cov = float(pop[covered_mask(d, t)].sum())
     return {"covered_population": cov, "coverage": cov / total if total > 0 else 0.0}
+
+
+def _site_plan(scenario: Scenario, tables: dict, dist: dict, table: sp.csr_matrix):
+    """The pipeline's siting step on the stitched matrix: (result, routes, handles)."""
+    from facplan.pipeline import _demand_weights
+    from facplan.routes import MatrixRoutes
+    from facplan.siting import SitingInput, SitingResult, plan_sites
+
+    cand = tables["candidates"]
+    if cand is None or not scenario.optimize:
+        return SitingResult(), None, None
+    routes = MatrixRoutes(table)
+    handles = np.where(tables["cand_snapped"], np.arange(len(cand)), -1).astype(np.int64)
+    result = plan_sites(SitingInput(
+        scenario=scenario, standards=tables["standards"], routes=routes, cand_nodes=handles,
+        candidates=cand, demand=_demand_weights(scenario, tables["cells"]),
+        before=dist, facilities=tables["facilities"], communities=tables["communities"],
+        exclusions=tables["exclusions"],
+    ))
+    return result, routes, handles
 
 
 # --------------------------------------------------------------------------- public
@@ -540,8 +417,9 @@ def split_access(
     Parameters
     ----------
     scenario
-        A validated scenario with a ``network.pbf`` or ``network.graphml``. Optimize
-        entries must be plain ``mclp`` (sites or budget, force, forbid).
+        A validated scenario with a ``network.pbf`` or ``network.graphml`` (not a
+        ``network.matrix``). Optimize entries run as in :func:`facplan.run`, except
+        ``pmedian`` (it needs distances beyond the threshold).
     parts
         Number of pieces (tasks). Fewer are used when there are fewer cells or
         communities.
@@ -560,31 +438,37 @@ def split_access(
     -------
     dict
         - ``scenario``, ``crs``, ``parts`` (pieces used), ``by``, ``halo_m``,
-          ``population_total``, ``network`` (nodes, edges);
+          ``population_total``, ``network`` (nodes, edges), ``warnings``;
         - ``demand``: :class:`pandas.DataFrame`, one row per cell in the pipeline's
           order: ``cell_id``, ``population``, ``community_id``, ``part`` (−1: not
           snapped), ``dist_<kind>_<tier>`` and ``dist_<kind>_<tier>_after`` in metres —
-          exact when within the threshold, ``inf`` when farther than the threshold (or
+          exact up to the threshold (``_after``: up to the largest threshold of the
+          kind), ``inf`` beyond what was searched (farther than the threshold, or
           unreachable), NaN when the cell is not on the network (farther than
           ``max_snap_m``);
         - ``access``: ``"<kind>/<tier>"`` → ``threshold_m``, ``covered_population``,
           ``coverage`` and ``after`` (the same after the new sites);
-        - ``matrices``: ``"<kind>/<tier>"`` → ``{"site_ids", "matrix"}``: the stitched
-          candidates × cells CSR matrix of distances within the threshold (explicit zeros
-          are entries; rows of candidates of other kinds or off the network are empty);
+        - ``matrix``: ``{"site_ids", "cutoff_m", "matrix"}``: the stitched candidates ×
+          cells CSR matrix of walking distances up to each candidate's cutoff (the
+          largest threshold of its kind; −1 for candidates of a kind not optimized or
+          off the network, whose rows are empty); explicit zeros are entries;
         - ``optimize``: per optimize entry, as in ``summary.json`` (``selected``,
           ``objective``, ``bound``, ``gap``, ``covered_before``, ``covered_after``, …);
+        - ``sites``: the chosen sites (``site_id``, ``kind``, ``tier``, ``rank``,
+          ``marginal_population``, ``cost``) as a :class:`pandas.DataFrame`;
         - ``part_stats``: per piece ``part``, ``cells``, ``nodes``, ``edges``,
           ``seconds``; ``timings``.
 
     Raises
     ------
     InputError
-        Inputs that cannot be right (as :func:`facplan.run`), a matrix network, or an
-        optimize entry that split runs do not support yet.
+        Inputs that cannot be right (as :func:`facplan.run`), a matrix network, or a
+        ``pmedian`` entry.
     """
     if int(parts) < 1:
-        raise ValueError(f"The 'parts' parameter of split_access must be ≥ 1. Got {parts!r} instead.")
+        raise ValueError(
+            f"The 'parts' parameter of split_access must be ≥ 1. Got {parts!r} instead."
+        )
     if by not in ("auto", "community", "grid"):
         raise ValueError(
             f"The 'by' parameter of split_access must be 'auto', 'community' or 'grid'. "
@@ -597,6 +481,8 @@ def split_access(
             "split runs need a walking network ('network.pbf' or 'network.graphml')",
             field="network",
         )
+    if getattr(scenario, "sweep", None):
+        raise InputError("expand the 'sweep' first (facplan.batch.expand_sweep)", field="sweep")
     _check_supported(scenario)
     say = progress or (lambda _msg: None)
     t_start = time.perf_counter()
@@ -604,6 +490,7 @@ def split_access(
     if client is None:
         plan = _prepare(scenario, int(parts), by)
         tables = _plan_tables(plan)
+        say(f"prepared {plan.n_parts} parts")
         results = []
         for k in range(plan.n_parts):
             results.append(_solve_part(_part_input(plan, k)))
@@ -613,7 +500,8 @@ def split_access(
         from distributed import as_completed
 
         plan_f = client.submit(_prepare, scenario, int(parts), by, pure=False)
-        tables = client.submit(_plan_tables, plan_f).result()
+        tables = client.submit(_plan_tables, plan_f, pure=False).result()
+        say(f"prepared {tables['n_parts']} parts")
         futures = []
         for k in range(tables["n_parts"]):
             inp = client.submit(_part_input, plan_f, k, pure=False)
@@ -623,9 +511,10 @@ def split_access(
             results.append(fut.result())
             say(f"part {i}/{len(futures)} done")
         plan_f.release()
+    results.sort(key=lambda r: r["part"])
     t_parts = time.perf_counter()
 
-    # stitch
+    # stitch: every snapped cell belongs to exactly one part
     cells = tables["cells"]
     pop = cells["population"].to_numpy(dtype=float)
     n = len(cells)
@@ -634,46 +523,47 @@ def split_access(
     for kt in tables["kind_tiers"]:
         d = np.full(n, np.nan)
         d[snapped] = np.inf
+        for r in results:
+            d[r["cells"]] = r["dist"][kt]
         dist[kt] = d
-    n_cand = 0 if tables["candidates"] is None else len(tables["candidates"])
-    coo: dict[tuple[str, str], list] = {kt: [] for kt in tables["matrix_keys"]}
-    for r in sorted(results, key=lambda r: r["part"]):
-        for kt, d in r["dist"].items():
-            dist[kt][r["cells"]] = d
-        for kt, m in r["matrix"].items():
-            coo[kt].append(m)
-    mats = {}
-    for kt, pieces in coo.items():
-        rows = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, np.int64)
-        cols = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, np.int64)
-        data = np.concatenate([p[2] for p in pieces]) if pieces else np.zeros(0)
-        m = sp.csr_matrix((data, (rows, cols)), shape=(n_cand, n))
-        m.sort_indices()
-        mats[kt] = m
+    cand = tables["candidates"]
+    n_cand = 0 if cand is None else len(cand)
+    rows = np.concatenate([r["matrix"][0] for r in results])
+    cols = np.concatenate([r["matrix"][1] for r in results])
+    data = np.concatenate([r["matrix"][2] for r in results])
+    table = sp.csr_matrix((data, (rows, cols)), shape=(n_cand, n))
+    table.sort_indices()
 
     t0 = time.perf_counter()
-    opt, after = _optimize(scenario, tables, dist, mats)
+    siting, routes, handles = _site_plan(scenario, tables, dist, table)
     t_opt = time.perf_counter() - t0
-    if not after:
-        after = dict(dist)
 
     from facplan.pipeline import layer_key
+    from facplan.siting import serving_tiers
 
-    demand = cells.copy()
+    demand = cells[["cell_id", "population", "community_id"]].copy()
     demand["part"] = tables["part"]
     access = {}
     for kt in tables["kind_tiers"]:
-        key = layer_key(*kt)
+        kind, tier = kt
+        key = layer_key(kind, tier)
         t = tables["thresholds"][kt]
+        after = dist[kt].copy()
+        serving = serving_tiers(kind, tier, tables["standards"])
+        new_rows = [
+            r["_row"] for r in siting.rows if r["kind"] == kind and r["tier"] in serving
+        ]
+        if new_rows:
+            after = np.fmin(after, routes.nearest(handles[new_rows]))
         demand[f"dist_{key}"] = dist[kt]
-        demand[f"dist_{key}_after"] = after[kt]
-        access[f"{kt[0]}/{kt[1]}"] = {
-            "threshold_m": t, **_coverage(dist[kt], pop, t),
-            "after": _coverage(after[kt], pop, t),
+        demand[f"dist_{key}_after"] = after
+        access[f"{kind}/{tier}"] = {
+            "threshold_m": t, **_coverage(dist[kt], pop, t), "after": _coverage(after, pop, t),
         }
-    site_ids = (
-        np.zeros(0, dtype=object) if tables["candidates"] is None
-        else tables["candidates"]["site_id"].to_numpy()
+    sites = pd.DataFrame(
+        [{k: r[k] for k in ("site_id", "kind", "tier", "rank", "marginal_population", "cost")}
+         for r in siting.rows],
+        columns=["site_id", "kind", "tier", "rank", "marginal_population", "cost"],
     )
     timings = dict(tables["seconds"])
     timings["parts"] = round(t_parts - t_start - sum(tables["seconds"].values()), 3)
@@ -687,16 +577,22 @@ def split_access(
         "halo_m": tables["halo_m"],
         "population_total": float(pop.sum()),
         "network": tables["network"],
+        "warnings": tables["warnings"] + list(siting.warnings),
         "demand": demand,
         "access": access,
-        "matrices": {
-            f"{k}/{t}": {"site_ids": site_ids, "matrix": m} for (k, t), m in mats.items()
+        "matrix": {
+            "site_ids": (np.zeros(0, dtype=object) if cand is None
+                         else cand["site_id"].to_numpy()),
+            "cutoff_m": tables["cand_cutoff"],
+            "matrix": table,
         },
-        "optimize": opt,
+        "optimize": siting.summary,
+        "sites": sites,
         "part_stats": [
             {"part": r["part"], "cells": int(len(r["cells"])), "nodes": r["nodes"],
              "edges": r["edges"], "seconds": r["seconds"]}
-            for r in sorted(results, key=lambda r: r["part"])
+            for r in results
         ],
         "timings": timings,
     }
+

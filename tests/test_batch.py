@@ -86,15 +86,17 @@ def local_dask_cluster(folder: Path, n_workers: int = N_WORKERS) -> Iterator[str
             c.wait_for_workers(n_workers, timeout=90)
         yield address
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
+        # workers first (while the scheduler still answers them), then the scheduler
+        for group in (procs[1:], procs[:1]):
+            for p in group:
+                if p.poll() is None:
+                    p.terminate()
+            for p in group:
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=10)
         for log in logs:
             log.close()
 
@@ -220,6 +222,32 @@ def test_network_cache_reads_once(city):
     g1 = read_network_cached(scenario, CRS.from_epsg(32635))
     g2 = read_network_cached(scenario, CRS.from_epsg(32635))
     assert g1 is g2 and not g1.x.flags.writeable
+
+
+def test_cli_exit_2_when_nothing_can_start(city, tmp_path):
+    folder, data = city
+    out = tmp_path / "out"
+    r = CliRunner().invoke(_cli(), ["batch", str(folder / "nope.yaml"), "--out", str(out)])
+    assert r.exit_code == 2 and "scenario file not found" in r.output
+    assert not out.exists()
+    good = write_scenario(folder, data)
+    r = CliRunner().invoke(_cli(), ["batch", str(good), "--out", str(out), "--workers", "2",
+                                    "--scheduler", "tcp://127.0.0.1:8786"])
+    assert r.exit_code == 2 and "--workers is for the local cluster" in r.output
+
+
+@pytest.mark.slow
+def test_batch_on_a_local_cluster_by_default(city, tmp_path):
+    folder, data = city
+    path = write_scenario(folder, data)
+    seen = []
+    doc = run_batch([path], tmp_path / "out", n_workers=1,
+                    progress=lambda rec, done, total: seen.append((rec["name"], done, total)))
+    assert doc["batch"]["scheduler"] == "LocalCluster (1 workers)"
+    assert [r["status"] for r in doc["runs"]] == ["ok"]
+    assert seen == [("grid-city", 1, 1)]
+    assert (tmp_path / "out" / "grid-city" / "summary.json").is_file()
+    assert not (tmp_path / "out" / SWEEP_CSV).exists()
 
 
 # --------------------------------------------------------------------------- on the cluster

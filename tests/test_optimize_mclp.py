@@ -294,3 +294,37 @@ def test_reading_results_before_solve_is_a_clear_error():
         m.selected_  # noqa: B018
     assert not m.solved
     assert m.solve() is m and m.solved
+
+
+def test_time_limit_keeps_the_start_and_a_valid_bound(monkeypatch):
+    """A MIP stopped by its time limit: the start solution stays, the bound stays valid."""
+    from facplan.optimize import _highs
+
+    real = _highs.solve
+
+    def stopped(**kw):
+        sol = real(**kw)
+        if kw.get("integer") is None:  # LPs still solve
+            return sol
+        return _highs.Solution(None, float("nan"), float("inf"), "time_limit", sol.seconds)
+
+    monkeypatch.setattr(_highs, "solve", stopped)
+    for seed in range(6):
+        inst = _case(seed)
+        best = _brute(inst)
+        for method, reported in (("auto", "heuristic"), ("exact", "exact")):
+            m = MCLP.from_matrix(
+                inst["coverage"], inst["weights"], site_ids=inst["ids"],
+                covered_before=inst["before"], method=method, **inst["kw"],
+            ).solve()
+            assert m.status_ == "time_limit" or m.n_model_cells_ == 0
+            if m.n_model_cells_:
+                assert m.method_ == reported
+            assert m.objective_ <= best + 1e-9 <= m.bound_ + 2e-9
+            _check_solution(m, inst)
+    # capacitated: the greedy set, served as well as it can be
+    cover = np.array([[1, 1, 0], [0, 1, 1]], dtype=bool)
+    m = MCLP.from_matrix(sp.csr_matrix(cover), np.array([4.0, 4.0, 4.0]), site_ids=["a", "b"],
+                         sites=1, capacity=np.array([5.0, 5.0])).solve()
+    assert m.status_ == "time_limit" and m.objective_ == pytest.approx(5.0)
+    assert m.bound_ >= 5.0 and len(m.selected_) == 1

@@ -160,8 +160,9 @@ def _start(scenario: Path, out: Path) -> subprocess.Popen:
     )
 
 
-def _kill_when(proc: subprocess.Popen, sig: int, ready) -> None:
-    """Send ``sig`` once ``ready()`` is true; skip when the run ended before that."""
+def _kill_when(proc: subprocess.Popen, sig: int, ready, *, settle_s: float = 0.0) -> None:
+    """Send ``sig`` ``settle_s`` after ``ready()`` turns true; skip when the run ended
+    before that (a machine too fast for this test)."""
     deadline = time.monotonic() + 300
     while not ready():
         if proc.poll() is not None:
@@ -170,6 +171,7 @@ def _kill_when(proc: subprocess.Popen, sig: int, ready) -> None:
             proc.kill()
             pytest.fail("the run did not reach the kill point")
         time.sleep(0.002)
+    time.sleep(settle_s)
     if proc.poll() is not None:
         pytest.skip("the run ended before the signal")
     proc.send_signal(sig)
@@ -189,8 +191,7 @@ def _interrupt(long_run: dict, sig: int, phase: str) -> subprocess.CompletedProc
         half = 0.5 * long_run["seconds"]
         _kill_when(proc, sig, lambda: time.monotonic() - t0 >= half or tmp.exists())
     else:
-        _kill_when(proc, sig, tmp.exists)
-        time.sleep(0.05)  # let a few files appear in the temporary folder
+        _kill_when(proc, sig, tmp.exists, settle_s=0.02)  # a few files in the temporary
     stdout, stderr = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
@@ -206,13 +207,16 @@ def test_sigint_keeps_earlier_run(long_run, phase):
     assert _strays(out.parent) == []  # Ctrl-C cleans up at once
 
 
-@pytest.mark.parametrize("phase", ["compute", "write"])
-def test_sigkill_keeps_earlier_run(long_run, phase):
+def test_sigkill_while_writing_keeps_earlier_run(long_run):
     out = long_run["out"]
     before = _snapshot(out)
-    r = _interrupt(long_run, signal.SIGKILL, phase)
+    r = _interrupt(long_run, signal.SIGKILL, "write")
     assert r.returncode == -signal.SIGKILL
+    if not _strays(out.parent) and (out / MARKER).is_file() and _snapshot(out) != before:
+        pytest.skip("the run finished swapping its outputs in before the signal")
     assert _snapshot(out) == before
+    # killed mid-write: the half-written temporary stays until the next start
+    assert _strays(out.parent) == [f".{out.name}.facplan-tmp"]
 
 
 def test_next_run_after_kill_cleans_up_and_is_reproducible(long_run):
@@ -248,6 +252,7 @@ def _unknown_key(folder: Path, data: dict) -> Path:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="recover() runs only when outputs are written; the CLI must recover --out at start",
 )
 def test_next_start_removes_stray_temporary_even_when_it_fails(town):
@@ -264,6 +269,7 @@ def test_next_start_removes_stray_temporary_even_when_it_fails(town):
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="recover() runs only when outputs are written; the CLI must recover --out at start",
 )
 def test_next_start_finishes_interrupted_swap_even_when_it_fails(town):

@@ -30,7 +30,8 @@ def _run(scenario):
 
 def assert_split_equals_run(split: dict, result, thresholds: dict[str, float]) -> None:
     """Coverage, covered population, distances ≤ threshold and MCLP choices are equal;
-    beyond the threshold the split reports inf (never a covering distance)."""
+    beyond the threshold the split reports inf or the exact distance, never a covering
+    one."""
     got, want = split["demand"], result.demand
     assert got["cell_id"].tolist() == want["cell_id"].tolist()
     for col, t in thresholds.items():
@@ -40,7 +41,9 @@ def assert_split_equals_run(split: dict, result, thresholds: dict[str, float]) -
             near = a <= t + COVER_EPS_M
             np.testing.assert_allclose(b[near], a[near], rtol=0, atol=1e-6, err_msg=c)
             assert not (b[~near] <= t + COVER_EPS_M).any(), c
-            assert np.isinf(b[~near & ~np.isnan(b)]).all(), c
+            # beyond the threshold: inf (not searched) or, where searched, still exact
+            far = ~near & np.isfinite(b)
+            np.testing.assert_allclose(b[far], a[far], rtol=0, atol=1e-6, err_msg=c)
             # NaN only for cells off the network, as in the single run
             assert (np.isnan(b) <= np.isnan(a)).all(), c
     for key, a in result.summary["access"].items():
@@ -54,6 +57,11 @@ def assert_split_equals_run(split: dict, result, thresholds: dict[str, float]) -
         assert s["selected"] == o["selected"]
         assert s["objective"] == pytest.approx(o["objective"], abs=1e-6)
         assert s["covered_after"] == pytest.approx(o["covered_after"], abs=1e-6)
+    cols = ["site_id", "kind", "tier", "rank", "marginal_population", "cost"]
+    pd.testing.assert_frame_equal(
+        split["sites"][cols].reset_index(drop=True),
+        pd.DataFrame(result.sites[cols]).reset_index(drop=True), check_dtype=False,
+    )
 
 
 # --------------------------------------------------------------------------- pieces
@@ -106,8 +114,9 @@ def test_split_grid_city_in_process(city):
             part_of = split["demand"].groupby("community_id")["part"].nunique()
             assert (part_of == 1).all()
         assert_split_equals_run(split, result, thresholds)
-        m = split["matrices"]["sports_park/compound"]["matrix"]
-        assert m.shape == (len(split["matrices"]["sports_park/compound"]["site_ids"]), 64)
+        m = split["matrix"]
+        assert m["matrix"].shape == (len(m["site_ids"]), 64)
+        assert (m["cutoff_m"] == 450.0).all()  # the largest threshold of the kind
 
 
 def test_split_refuses_what_it_cannot_do_exactly(city):
@@ -116,7 +125,7 @@ def test_split_refuses_what_it_cannot_do_exactly(city):
     with pytest.raises(ValueError, match="'parts' parameter"):
         split_access(scenario, parts=0)
     scenario.optimize[0].model = "pmedian"  # not validated again: as a later schema allows
-    with pytest.raises(facplan.InputError, match="split runs solve 'mclp' only"):
+    with pytest.raises(facplan.InputError, match="'pmedian' needs every distance"):
         split_access(scenario, parts=2)
 
 
@@ -204,7 +213,7 @@ def test_split_porto_alegre_on_a_cluster_equals_single_run(porto_alegre, dask_cl
     )
     n_c, n_f = len(result.demand), len(result.facilities)
     full = access.site_matrix(att.graph, att.node[n_c + n_f:], att.node[:n_c], 800.0)
-    stitched = split["matrices"]["clinic/all"]
+    stitched = split["matrix"]
     assert list(stitched["site_ids"]) == cand["site_id"].tolist()
     diff = abs(stitched["matrix"] - full)
     assert stitched["matrix"].nnz == full.nnz and (diff.max() if diff.nnz else 0.0) < 1e-6

@@ -60,6 +60,11 @@ class Model:
                 f"This {type(self).__name__} is not solved yet: call solve() before "
                 f"reading '{name}'."
             )
+        if name.startswith("_") and not name.startswith("__"):
+            raise AttributeError(
+                f"This {type(self).__name__} has no inputs: build it with "
+                f"{type(self).__name__}.from_matrix(...)"
+            )
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @property

@@ -537,7 +537,7 @@ class CoverSolver:
         """Solve the MIP (or its LP relaxation); return the solution and the open mask."""
         S, G = self.S, self.G
         if self.prob.capacity is not None:
-            return self._mip_capacity(time_limit_s, mip_rel_gap, relax)
+            return self._mip_capacity(time_limit_s, mip_rel_gap, relax, start)
         cover = sp.hstack([-self.AT, sp.identity(G, format="csr")], format="csr")
         mats, lo, hi = self._constraint_rows(G)
         M = sp.vstack([cover, *mats], format="csr")
@@ -560,7 +560,9 @@ class CoverSolver:
         sel = None if sol.x is None else sol.x[:S] > 0.5
         return sol, sel
 
-    def _mip_capacity(self, time_limit_s, mip_rel_gap, relax):
+    def _mip_capacity(self, time_limit_s, mip_rel_gap, relax, start=None, fix_x=None):
+        """The capacitated MIP; ``start`` seeds it (with no one served), ``fix_x``
+        fixes the open sites (an LP giving the best service of that set)."""
         S, G = self.S, self.G
         cap = self.prob.capacity[self.red.sites].astype(np.float64)
         A = self.A.tocoo()
@@ -588,11 +590,17 @@ class CoverSolver:
         col_lo = np.concatenate([self.fixed.astype(np.float64), np.zeros(K)])
         col_hi = np.ones(S + K)
         cost = np.concatenate([np.zeros(S), self.w[g]])
+        if fix_x is not None:
+            col_lo[:S] = col_hi[:S] = fix_x.astype(np.float64)
+            relax = True
         integer = None if relax else np.concatenate([np.ones(S, bool), np.zeros(K, bool)])
+        x0 = None
+        if start is not None and not relax:
+            x0 = np.concatenate([start.astype(np.float64), np.zeros(K)])
         sol = _highs.solve(
             cost=cost, matrix=M, row_lower=row_lo, row_upper=row_hi, col_lower=col_lo,
             col_upper=col_hi, integer=integer, maximize=True, time_limit_s=time_limit_s,
-            mip_rel_gap=mip_rel_gap,
+            mip_rel_gap=mip_rel_gap, start=x0,
             mip_lp_solver="ipm" if M.nnz > IPM_ROOT_NNZ else None,
         )
         sel = None if sol.x is None else sol.x[:S] > 0.5
@@ -635,7 +643,7 @@ def solve_cover(
     if heuristic:
         sel = best_start(0.8)
         obj = sv.value(sel)
-        bound = sv.lagrangian_bound(obj, deadline)
+        bound = min(sv.lagrangian_bound(obj, deadline), sv.total_w)
         left = deadline - time.perf_counter()
         if nnz <= LP_BOUND_NNZ and left > 0.05 and bound - obj > sv.tol:
             lp, _ = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, relax=True)
@@ -648,7 +656,8 @@ def solve_cover(
             "heuristic", red,
         )
 
-    start = None if capacitated else best_start(_START_SHARE)
+    # with capacity the (uncapacitated) greedy only seeds the MIP with a feasible point
+    start = sv.greedy() if capacitated else best_start(_START_SHARE)
     if sv.G == 0 and not capacitated:
         return CoverResult(red.sites[start], red.constant, red.constant, "optimal", "exact", red)
     # keep some time for a Lagrangian bound in case the MIP stops at the time limit
@@ -659,10 +668,18 @@ def solve_cover(
         raise RuntimeError("the optimization model is infeasible")
     served = None
     if capacitated:
-        if sel is None:  # pragma: no cover - x = fixed sites only is always feasible
+        x = sol.x
+        if sol.status != "optimal":
+            # best service of the set found (or of the greedy start): a quick LP
+            chosen = sel if sel is not None else start
+            lp, _ = sv._mip_capacity(max(deadline - time.perf_counter(), 1.0), mip_rel_gap,
+                                     True, fix_x=chosen)
+            if lp.x is not None and (x is None or lp.objective >= sol.objective):
+                x, sel = lp.x, chosen
+        if x is None:  # pragma: no cover - the LP of a fixed set always solves
             raise RuntimeError("HiGHS found no feasible solution in the time limit")
-        obj = float(sol.objective)
-        served = sv.served(sol.x[sv.S :])
+        served = sv.served(x[sv.S :])
+        obj = float(np.asarray(served @ sv.w).sum()) if sv.G else 0.0
     else:
         obj_start = sv.value(start)
         obj = obj_start
@@ -673,8 +690,9 @@ def solve_cover(
     bound = sol.bound if np.isfinite(sol.bound) else sv.total_w
     if sol.status != "optimal":
         # valid with capacity too: served weight never exceeds covered weight
-        lower = sv.value(start) if start is not None else obj
-        bound = min(bound, sv.lagrangian_bound(lower, time.perf_counter() + reserve))
+        # (HiGHS may overrun its limit a little; the bound still gets half a second)
+        stop = max(deadline, time.perf_counter() + 0.5)
+        bound = min(bound, sv.lagrangian_bound(obj, stop))
     bound = max(min(bound, sv.total_w), obj)
     status = sol.status
     used = "exact" if (status == "optimal" or method == "exact") else "heuristic"

@@ -202,8 +202,12 @@ class MCLP(Model):
         ids = check_site_ids(site_ids, n_sites, _NAME)
         sites = check_count(sites, _NAME, "sites")
         budget = check_amount(budget, _NAME, "budget")
-        require = check_positions(require_one_in, np.iinfo(np.int64).max, _NAME,
-                                  "require_one_in")
+        require = np.unique(np.asarray(list(require_one_in), dtype=np.int64))
+        if len(require) and require.min() < 0:
+            raise InputError(
+                f"The 'require_one_in' parameter of {_NAME} must hold community indices "
+                f"≥ 0. Got {require[require < 0].tolist()} instead.", field="require_one_in",
+            )
         if sites is not None and budget is not None:
             raise InputError(
                 f"{_NAME}: give 'sites' or 'budget', not both (got sites={sites}, "
