@@ -36,7 +36,25 @@ test: $(STAMP) browser lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) maps/demo data/demo .pytest_cache
+
+.PHONY: docs screenshot
+
+## Regenerate docs/scenario.md and the standards table of docs/standards.md from the code.
+docs: $(STAMP)
+	$(BIN)/python -m facplan.docs
+
+## Refresh docs/demo-map.png: run the demo, then photograph the real page with Debian's
+## headless chromium. Host names resolve to nothing, so no base-map tile is fetched and
+## the picture is the same offline as online.
+screenshot: $(STAMP) browser
+	$(BIN)/facplan demo --out maps/demo
+	timeout 300 chromium --headless=new --no-sandbox --disable-gpu \
+		--disable-background-networking --no-first-run --hide-scrollbars \
+		--host-resolver-rules="MAP * ~NOTFOUND" \
+		--window-size=1280,900 --virtual-time-budget=5000 \
+		--screenshot=docs/demo-map.png file://$(CURDIR)/maps/demo/map.html

@@ -719,6 +719,8 @@ def case_report(case: str, meta: dict, res: dict) -> tuple[list[str], list[str]]
             note += f"; FAILED: {w['status'][:200]}"
         if wname == "networkx" and not any(r["tool"].startswith("spopt") for r in w["rows"]):
             note += "; spopt skipped (--skip-slow)"
+        if "spopt skipped" in note:
+            label = "pyrosm → networkx (no MCLP)"
         row("end to end", label, total, e2e, _fmt_mem(w["peak_mb"]), _fmt_obj(obj), note)
 
     # per step

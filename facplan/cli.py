@@ -47,9 +47,12 @@ def _fail(exc: BaseException, debug: bool) -> None:
 
 def _run_scenario(path: Path, out_dir: Path, *, force: bool, debug: bool) -> None:
     import facplan
+    from facplan.io.atomic import check_output_dir, recover
     from facplan.pipeline import run
 
     try:
+        recover(out_dir.absolute())  # finish or undo a run that was killed mid-swap
+        check_output_dir(out_dir.absolute(), force=force)  # refuse early, not after the work
         scenario = facplan.load_scenario(path)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FacplanWarning)

@@ -267,12 +267,26 @@ NOTES: dict[str, str] = {
     "optimize[].kind": "Built-in kinds: " + _kinds_text() + ", plus any kind added under "
     "`standards`.",
     "optimize[].tier": "`all` for kinds without tiers (`neighbourhood_centre`).",
+    "optimize[].model": "`mclp` and `lscp` count people within the walking threshold. "
+    "`pmedian` looks at distances up to max(5 × `walk_m`, 3000 m) (`cutoff_m` in "
+    "summary.json); its `objective` and `bound`, and the sites' `marginal_population`, "
+    "are person-metres (people × metres walked), not people.",
+    "optimize[].minimize": "`sites`: the fewest sites; `cost`: the cheapest set (needs the "
+    "candidates' `cost_field`).",
+    "optimize[].budget_group": "The group's entries are solved together as one model, at "
+    "the position of the group's first entry, and a location serves at most one tier. "
+    "summary.json lists them together (largest tier first) with `budget_group` and "
+    "`group_objective`; their `bound` and `gap` are the whole group's.",
+    "optimize[].phases": "Phases are solved in turn, each with the earlier phases' sites "
+    "open. sites.geojson gives each site's year in `phase` (ranks restart in each phase); "
+    "summary.json lists the phases under the entry's `phases`. Not with "
+    "`one_per_community` or `capacitated`.",
     "optimize[].sites": "At most this many; fewer when more sites would cover nobody new. "
     "Forced sites count toward it.",
     "optimize[].budget": "Total cost of the new sites (forced ones included) at most "
     "this. Candidates costing more than the whole budget are reported in the warnings.",
-    "optimize[].one_per_community": "Default: the standard's own setting (`true` for "
-    "`neighbourhood_centre`). A community already has one when an existing facility of "
+    "optimize[].one_per_community": "Used by `mclp` entries. Default: the standard's own "
+    "setting (`true` for `neighbourhood_centre`). A community already has one when an existing facility of "
     "the kind lies inside it. Needs `communities`. A community with no eligible candidate "
     "is listed in the entry's `gaps` (summary.json) and in communities.csv, not an error.",
     "optimize[].capacitated": "`mclp` only; people are then split between sites in reach "
@@ -294,15 +308,6 @@ NOTES: dict[str, str] = {
 #: Keys the schema accepts that ``facplan run`` does not apply yet. Rendered as a
 #: warning under the key; delete an entry when the pipeline implements it.
 NOT_YET_APPLIED: dict[str, str] = {
-    "optimize[].model": "`facplan run` currently solves every entry as `mclp`: a "
-    "`pmedian` entry gives the `mclp` result for its `sites`, and an `lscp` entry stops "
-    "with an error asking for `sites` or `budget`.",
-    "optimize[].minimize": "Only meaningful for `lscp`, which `facplan run` does not solve "
-    "yet (see `optimize[].model`).",
-    "optimize[].budget_group": "Accepted and checked (same budget, `mclp` only), but "
-    "`facplan run` still gives each entry the whole budget on its own.",
-    "optimize[].phases": "Accepted, but `facplan run` stops with an error asking for "
-    "`sites` or `budget`.",
     "candidates[].osm": "A mapping of tags is accepted but ignored: it behaves like "
     "`true`.",
 }
@@ -348,6 +353,8 @@ RULES: dict[str, list[str]] = {
         "`pmedian` needs `sites`; `lscp` takes neither `sites` nor `budget`.",
         "`phases` replaces `sites`/`budget`.",
         "Entries sharing a `budget_group` must give the same `budget` and use `mclp`.",
+        "`capacitated` is for `mclp` only; `phases` cannot be combined with "
+        "`one_per_community` or `capacitated`.",
         "Entries run in the order given; a later entry on the same kind/tier counts the "
         "earlier entries' sites as open, and a candidate is chosen at most once.",
     ],

@@ -7,6 +7,7 @@ This is the boundary: after :func:`load_layers`, the data is trusted. Each sourc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -213,7 +214,10 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
             )
             f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
             f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
-        parts.append(f[["facility_id", "kind", "tier", "area_m2", "geometry"]])
+        f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
+        f["_src"] = str(src.path) if src.path is not None else f"facilities.{i}.osm"
+        f["_row"] = np.arange(1, len(f) + 1)
+        parts.append(f)
     if not parts:
         return gpd.GeoDataFrame(
             {"facility_id": [], "kind": [], "tier": [], "area_m2": []}, geometry=[], crs=crs
@@ -221,12 +225,16 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
     dup = out["facility_id"].duplicated(keep=False)
     if dup.any():
+        first = out.loc[dup, "facility_id"].iloc[0]
+        where = out[out["facility_id"] == first]
+        places = " and ".join(f"{Path(s).name} row {r}" for s, r in zip(where["_src"], where["_row"], strict=True))
         raise InputError(
-            f"duplicate facility ids across facility sources (first: "
-            f"{out.loc[dup, 'facility_id'].iloc[0]!r}); give each source its own id_field values",
-            field="facilities", rows=out.loc[dup, "facility_id"].tolist(),
+            f"duplicate ids: {int(dup.sum())} facilities share "
+            f"{out.loc[dup, 'facility_id'].nunique()} ids across facility sources; first: {first!r} in {places}. Give each facility a "
+            "unique id",
+            file=", ".join(sorted(set(out.loc[dup, "_src"]))), field="facility_id",
         )
-    return to_projected(out, crs)
+    return to_projected(out.drop(columns=["_src", "_row"]), crs)
 
 
 def _candidates(

@@ -218,7 +218,7 @@ def graph_from_edges(
     ------
     InputError
         Duplicate node ids, edges naming unknown nodes, or lengths that are negative, NaN
-        or infinite (the rows are the edge positions).
+        or infinite (rows are edge positions counted from 1).
     """
     crs = _projected_crs(crs)
     u = np.asarray(u).ravel()
@@ -242,7 +242,7 @@ def graph_from_edges(
         raise InputError(
             f"{len(bad)} edges have a negative, NaN or infinite length (metres)",
             field="length",
-            rows=bad.tolist(),
+            rows=(bad + 1).tolist(),
         )
     order = np.argsort(node_id, kind="stable")
     sorted_ids = node_id[order]
@@ -259,7 +259,7 @@ def graph_from_edges(
         raise InputError(
             f"{len(missing)} edges refer to node ids that are not among the nodes",
             field="u/v",
-            rows=missing.tolist(),
+            rows=(missing + 1).tolist(),
         )
     keep = iu != iv
     iu, iv, w = iu[keep], iv[keep], length_m[keep]
@@ -468,7 +468,7 @@ def read_graphml(path: str | Path, *, crs: str) -> Graph:
             f"{len(bad)} edges have no numeric 'length' attribute (metres)",
             file=str(path),
             field="length",
-            rows=bad,
+            rows=[b + 1 for b in bad],
         )
     ids = np.arange(len(keys), dtype=np.int64)
     try:

@@ -168,6 +168,15 @@ def _routes(scenario: Scenario, layers: Layers, warn: list[str]) -> _Network:
         return _Network(MatrixRoutes(table), handles[:n_f], handles[n_f:], unreachable, None,
                         {"matrix_pairs": int(table.nnz)})
     graph = _read_network(scenario, layers.crs)
+    _, sizes = network.components(graph)
+    if len(sizes) == 0 or sizes.max() < scenario.min_component_nodes:
+        raise InputError(
+            f"the walking network has no connected piece with at least min_component_nodes "
+            f"= {scenario.min_component_nodes} nodes (largest: "
+            f"{0 if len(sizes) == 0 else int(sizes.max())} nodes); lower "
+            "'min_component_nodes' or use a larger network extract",
+            file=str(scenario.network.path), field="min_component_nodes",
+        )
     parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
     if candidates is not None:
         parts.append(cell_points(candidates.geometry))
@@ -357,9 +366,13 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
             for k, t in kind_tiers
         )
         if kind_tiers and not reachable_any and (len(facilities) or chosen_rows):
+            sources = [str(f.path) if f.path is not None else f"facilities.{i}.osm"
+                       for i, f in enumerate(scenario.facilities)]
             raise InputError(
                 "no population cell can reach any facility or chosen site on the walking "
-                "network; check that the layers cover the same area"
+                "network (facilities from: " + ", ".join(sources) + "); check that the "
+                "layers cover the same area and lie on the same connected network",
+                file=str(scenario.network.path),
             )
 
     with timer.stage("tables"):
@@ -414,12 +427,17 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
 
 
 def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
-    cols = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id"]
+    cols = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id",
+            "phase"]
     if not rows or candidates is None:
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
+        return gpd.GeoDataFrame({c: [] for c in [*cols, "optimize", "_row"]}, geometry=[],
+                                crs=crs)
     df = pd.DataFrame(rows)
     geom = candidates.geometry.to_numpy()[df["_row"].to_numpy()]
     df["community_id"] = None
+    if "phase" not in df:
+        df["phase"] = None
+    df["phase"] = df["phase"].astype(object).where(df["phase"].notna(), None)
     out = gpd.GeoDataFrame(df[cols + ["optimize", "_row"]], geometry=geom, crs=crs)
     return out
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from facplan import access
 from facplan._errors import InputError
@@ -45,13 +46,13 @@ class SitingInput:
     standards: dict
     routes: GraphRoutes | MatrixRoutes
     cand_nodes: np.ndarray  # route handle of each candidate (−1 = unreachable)
-    fac_nodes: np.ndarray  # route handle of each existing facility
     candidates: gpd.GeoDataFrame
     demand: np.ndarray  # weighted demand per cell
     before: dict  # (kind, tier) -> distance per cell (existing facilities)
     facilities: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame | None
     exclusions: gpd.GeoDataFrame | None
+    fac_nodes: np.ndarray | None = None  # route handle of each existing facility (pmedian)
 
 
 @dataclass
@@ -300,9 +301,11 @@ class _Planner:
             covered_before=e.covered_before, **kw,
         ).solve()
         if spec.budget is not None and len(model.unaffordable_):
+            ids = [str(self.ids[e.rows[j]]) for j in sorted(model.unaffordable_)]
+            more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
             self.out.warnings.append(
-                f"{e.label}: {len(model.unaffordable_)} eligible candidates cost more than "
-                f"the budget {spec.budget:g}"
+                f"{e.label}: {len(ids)} eligible candidates cost more than the budget "
+                f"{spec.budget:g}: " + ", ".join(ids[:5]) + more
             )
         entry = self.result_entry(e, self.choose(e, model.selected_, model.marginal_), model)
         if one:
@@ -346,7 +349,9 @@ class _Planner:
         serving = serving_tiers(e.spec.kind, e.spec.tier, inp.standards)
         fac = inp.facilities
         mask = (fac["kind"].to_numpy() == e.spec.kind) & np.isin(fac["tier"].to_numpy(), serving)
-        existing = inp.routes.matrix(inp.fac_nodes[mask], cutoff) if mask.any() else None
+        existing = None
+        if mask.any() and inp.fac_nodes is not None:
+            existing = inp.routes.matrix(inp.fac_nodes[mask], cutoff)
         self.record_gain(e, self.coverage(e))
         model = PMedian.from_matrix(
             dist, inp.demand, sites=e.spec.sites, existing=existing, **self.common(e),
@@ -443,13 +448,13 @@ def plan_sites(inp: SitingInput) -> SitingResult:
             continue
         getattr(p, spec.model)(e)
     if sc.optimize and not p.any_usable:
+        reasons = pd.Series(p.out.reason).value_counts()
+        counts = "; ".join(f"{n} {r}" for r, n in reasons.items())
+        files = [str(c.path) for c in sc.candidates if c.path is not None]
         raise InputError(
-            "no usable candidate at all: every candidate is of another kind or tier, too "
-            "small, in an exclusion zone, forbidden or too far from the network",
-            field="candidates",
+            f"no usable candidate at all for any optimize entry ({counts})",
+            file=", ".join(files) or None, field="candidates",
         )
-    order = {id(e): n for n, e in enumerate(p.out.summary)}
-    del order
     return p.out
 
 

@@ -308,7 +308,7 @@ def fix(reason: str) -> tuple:
     return (pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason),)
 
 
-NO_USABLE = fix("'no usable candidate' gives no count of candidates per reason")
+NO_USABLE = ()
 
 # --------------------------------------------------------------------------- the corpus
 
@@ -419,19 +419,19 @@ CASES: list[Case] = [
     Case("network-no-edges", _graph(_no_edges), ("walk.graphml", "no edges")),
     Case("network-length-missing", _graph(_edge_attr("length", None, 2)),
          ("walk.graphml", "'length'", "2 edges", "rows 1, 2"),
-         marks=fix("GraphML edge rows are 0-based; facplan.io counts rows from 1")),
+         ),
     Case("network-length-negative", _graph(_edge_attr("length", -100.0, 1)),
          ("walk.graphml", "'length'", "negative", "row 1"),
-         marks=fix("GraphML edge rows are 0-based; facplan.io counts rows from 1")),
+         ),
     Case("network-no-crs", _graph(crs=None), ("walk.graphml", "crs")),
     Case("network-mismatched-crs", _graph(crs="EPSG:32636"),
          ("population.gpkg", "max_snap_m", "network")),
     Case("network-only-small-pieces", _set("min_component_nodes", 100),
          ("walk.graphml", "min_component_nodes", "64"),
-         marks=fix("blames max_snap_m and lon/lat; must name min_component_nodes")),
+         ),
     Case("network-no-cell-reaches-a-facility", _no_facility_reachable,
          ("no population cell can reach any facility", "facilities.gpkg", "walk.graphml"),
-         marks=fix("names neither the facility file nor the network")),
+         ),
     # ---- facilities -------------------------------------------------------------------
     Case("facilities-file-missing", _set("facilities.0.path", "parks.gpkg"),
          ("facilities.0.path", "parks.gpkg")),
@@ -450,7 +450,7 @@ CASES: list[Case] = [
     Case("facilities-empty", _layer("facilities.gpkg", _empty), ("facilities.gpkg", "empty")),
     Case("facilities-duplicate-across-files", _second_facility_file,
          ("facilities.gpkg", "facilities2.gpkg", "duplicate", "f1", "row 1"),
-         marks=fix("duplicate ids across sources: name the files and rows, not 'rows f1, f1'")),
+         ),
     Case("facilities-not-a-list", _set("facilities", "facilities.gpkg"), ("facilities",)),
     # ---- candidates -------------------------------------------------------------------
     Case("candidates-file-missing", _set("candidates.path", "sites.gpkg"),
@@ -684,11 +684,6 @@ def test_load_reports_missing_files_together(town):
     assert "a.gpkg" in message and "b.gpkg" in message and "not both" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="validate stops at each layer's first problem; DESIGN wants every problem",
-)
 def test_validate_reports_several_problems_of_one_layer(town):
     folder, data = town
 
@@ -703,9 +698,6 @@ def test_validate_reports_several_problems_of_one_layer(town):
     assert "negative" in r.stderr and "duplicate" in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="validate does not open the network file"
-)
 def test_validate_checks_the_network(town):
     folder, data = town
     (folder / "walk.graphml").write_bytes(b"<graphml><node")
@@ -818,10 +810,6 @@ def test_unaffordable_sites_are_a_warning(town):
     assert any("3 eligible candidates cost more than the budget" in t for t in texts), texts
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="the budget warning counts unaffordable sites but names none",
-)
 def test_unaffordable_sites_are_listed(town):
     folder, data = town
     pricey = ["s0_1", "s3_4", "s6_5"]

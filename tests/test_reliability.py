@@ -250,11 +250,6 @@ def _unknown_key(folder: Path, data: dict) -> Path:
     return write_scenario(folder, bad, "bad.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="recover() runs only when outputs are written; the CLI must recover --out at start",
-)
 def test_next_start_removes_stray_temporary_even_when_it_fails(town):
     folder, data, out = town
     before = _snapshot(out)
@@ -267,11 +262,6 @@ def test_next_start_removes_stray_temporary_even_when_it_fails(town):
     assert _strays(folder) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="recover() runs only when outputs are written; the CLI must recover --out at start",
-)
 def test_next_start_finishes_interrupted_swap_even_when_it_fails(town):
     """Killed between the two renames: DIR is gone, the old run and the complete new
     run sit beside it. The next start must put a complete run back in DIR."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from facplan._errors import InputError
 
-__all__ = ["MARKER", "atomic_output_dir", "recover", "is_run_dir"]
+__all__ = ["MARKER", "atomic_output_dir", "check_output_dir", "recover", "is_run_dir"]
 
 #: File that marks a folder as a complete facplan run.
 MARKER = ".facplan-run"
@@ -50,6 +50,21 @@ def recover(final: Path) -> None:
         shutil.rmtree(old)
 
 
+def check_output_dir(final: Path, *, force: bool = False) -> None:
+    """Raise when ``final`` cannot take a run's outputs (a file, or a non-empty folder
+    that is not a facplan run, unless ``force``)."""
+    final = Path(final)
+    if final.exists():
+        if not final.is_dir():
+            raise InputError("--out names a file, not a folder", file=str(final))
+        if not force and not is_run_dir(final) and any(final.iterdir()):
+            raise InputError(
+                "--out is a non-empty folder that is not a facplan run; choose another "
+                "folder or pass --force to replace it",
+                file=str(final),
+            )
+
+
 @contextmanager
 def atomic_output_dir(final: str | Path, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``final`` atomically.
@@ -69,15 +84,7 @@ def atomic_output_dir(final: str | Path, *, force: bool = False) -> Iterator[Pat
     """
     final = Path(final).absolute()
     recover(final)
-    if final.exists():
-        if not final.is_dir():
-            raise InputError("--out names a file, not a folder", file=str(final))
-        if not force and not is_run_dir(final) and any(final.iterdir()):
-            raise InputError(
-                "--out is a non-empty folder that is not a facplan run; choose another "
-                "folder or pass --force to replace it",
-                file=str(final),
-            )
+    check_output_dir(final, force=force)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(final)
     tmp.mkdir()

@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 
 from facplan._errors import InputError
-from facplan.io.vector import ids_from, numeric_field, read_vector, require_fields
+from facplan.io.vector import (
+    collect_problems,
+    ids_from,
+    numeric_field,
+    read_vector,
+    require_fields,
+)
 from facplan.scenario import CandidatesSpec, CommunitiesSpec, FacilitySource
 
 __all__ = ["read_communities", "read_facilities", "read_candidates"]
@@ -126,13 +132,19 @@ def read_facilities(
             },
             where,
         )
-        ids = ids_from(gdf, src.id_field, f"facilities{i}", where)
-        kind, tier = _kind_tier(gdf, src, where, blank_tier="all")
-        _check_tiers(kind, tier, standards, where, src.tier_field, allow_blank=False)
-        area = (
-            numeric_field(gdf, src.area_field, where, allow_missing=True)
-            if src.area_field
-            else np.full(len(gdf), np.nan)
+        def kind_tier(gdf=gdf, src=src, where=where):
+            kt = _kind_tier(gdf, src, where, blank_tier="all")
+            _check_tiers(*kt, standards, where, src.tier_field, allow_blank=False)
+            return kt
+
+        ids, (kind, tier), area = collect_problems(
+            lambda gdf=gdf, src=src, i=i, where=where: ids_from(
+                gdf, src.id_field, f"facilities{i}", where
+            ),
+            kind_tier,
+            lambda gdf=gdf, src=src, where=where: numeric_field(
+                gdf, src.area_field, where, allow_missing=True
+            ) if src.area_field else np.full(len(gdf), np.nan),
         )
         parts.append(
             gpd.GeoDataFrame(
@@ -174,16 +186,18 @@ def read_candidates(spec: CandidatesSpec, standards: dict) -> gpd.GeoDataFrame:
         },
         where,
     )
-    ids = ids_from(gdf, spec.id_field, "candidates", where)
-    kind, tier = _kind_tier(gdf, spec, where, blank_tier="")
-    _check_tiers(kind, tier, standards, where, spec.tier_field, allow_blank=True)
-    cost = (
-        numeric_field(gdf, spec.cost_field, where) if spec.cost_field else np.zeros(len(gdf))
-    )
-    area = (
-        numeric_field(gdf, spec.area_field, where, allow_missing=True)
-        if spec.area_field
-        else np.full(len(gdf), np.nan)
+    def kind_tier():
+        kt = _kind_tier(gdf, spec, where, blank_tier="")
+        _check_tiers(*kt, standards, where, spec.tier_field, allow_blank=True)
+        return kt
+
+    ids, (kind, tier), cost, area = collect_problems(
+        lambda: ids_from(gdf, spec.id_field, "candidates", where),
+        kind_tier,
+        lambda: numeric_field(gdf, spec.cost_field, where) if spec.cost_field
+        else np.zeros(len(gdf)),
+        lambda: numeric_field(gdf, spec.area_field, where, allow_missing=True)
+        if spec.area_field else np.full(len(gdf), np.nan),
     )
     return gpd.GeoDataFrame(
         {"site_id": ids, "kind": kind, "tier": tier, "cost": cost, "area_m2": area},

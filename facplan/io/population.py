@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 
 from facplan._errors import InputError
-from facplan.io.vector import ids_from, numeric_field, read_vector, require_fields
+from facplan.io.vector import (
+    collect_problems,
+    ids_from,
+    numeric_field,
+    read_vector,
+    require_fields,
+)
 from facplan.scenario import PopulationSpec
 
 __all__ = ["read_population"]
@@ -44,11 +50,14 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
             gdf, {"population.field": spec.field, "population.id_field": spec.id_field}, where
         )
     require_fields(gdf, {f"population.groups.{g}": g for g in spec.groups}, where)
-    pop = numeric_field(gdf, spec.field, where)
-    ids = ids_from(gdf, spec.id_field, "population", where)
+    pop, ids, *groups = collect_problems(
+        lambda: numeric_field(gdf, spec.field, where),
+        lambda: ids_from(gdf, spec.id_field, "population", where),
+        *[lambda g=g: numeric_field(gdf, g, where) for g in spec.groups],
+    )
     data = {"cell_id": pd.array(ids, dtype=object), "population": pop}
-    for g in spec.groups:
-        data[g] = numeric_field(gdf, g, where)
+    for g, values in zip(spec.groups, groups, strict=True):
+        data[g] = values
         over = data[g] > pop + 1e-9
         if over.any():
             raise InputError(

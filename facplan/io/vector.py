@@ -12,7 +12,48 @@ import shapely
 
 from facplan._errors import InputError
 
-__all__ = ["read_vector", "check_geometries", "require_fields", "numeric_field", "ids_from"]
+__all__ = [
+    "read_vector",
+    "check_geometries",
+    "require_fields",
+    "numeric_field",
+    "ids_from",
+    "collect_problems",
+]
+
+
+def collect_problems(*checks):
+    """Run every check (a callable) and raise ONE InputError listing all their problems.
+
+    Returns the checks' results in order when none fails.
+    """
+    results, errors = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except InputError as exc:
+            errors.append(exc)
+            results.append(None)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        files = {e.file for e in errors if e.file}
+        lines = [
+            (e.message if e.file in files and len(files) == 1 else str(e))
+            + (f" (field '{e.field}', {_rows(e.rows)})" if e.rows and len(files) == 1 else "")
+            for e in errors
+        ]
+        raise InputError(
+            f"{len(errors)} problems:\n  - " + "\n  - ".join(lines),
+            file=next(iter(files)) if len(files) == 1 else None,
+        )
+    return results
+
+
+def _rows(rows):
+    from facplan._errors import format_rows
+
+    return format_rows(rows)
 
 
 def read_vector(path: Path, *, layer: str | None = None, key: str = "") -> gpd.GeoDataFrame:

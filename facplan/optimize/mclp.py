@@ -86,12 +86,16 @@ class MCLP(Model):
     HiGHS's dual bound. If the time limit stops it, ``status_ = "time_limit"`` and the
     best solution found is reported with the bound proven so far. ``"heuristic"``:
     greedy (by gain, and by gain per cost under a budget) + 1-swap local search;
-    ``bound_`` is the best of a Lagrangian bound and, for models up to
-    ``LP_BOUND_NNZ`` non-zeros, the LP relaxation; ``status_ = "feasible"``.
-    ``"auto"`` (default): the heuristic when the reduced model has more than
-    ``HEURISTIC_NNZ`` (2 million) non-zeros, else the exact path; when that exact
-    solve hits the time limit ``method_`` is reported as ``"heuristic"`` (a solution
-    without optimality proof; its gap says how far it can be from the optimum).
+    ``bound_`` is the best of the total coverable weight, a Lagrangian bound
+    (subgradient on ``y_g ≤ Σ x_j``) and, for models up to ``LP_BOUND_NNZ``
+    (100,000) non-zeros, the LP relaxation; ``status_ = "feasible"``. ``"auto"``
+    (default): the heuristic when the reduced model has more than ``HEURISTIC_NNZ``
+    (2 million) non-zeros, else the exact path; when that exact solve hits the time
+    limit ``method_`` is reported as ``"heuristic"`` (a solution without optimality
+    proof; ``bound_`` is then the better of HiGHS's bound and the Lagrangian bound).
+    Every bound is ≥ the true optimum, so ``gap_`` is an honest worst case; on
+    instances whose LP relaxation is weak (e.g. random, non-spatial coverage) it can
+    be large even when the solution is good.
 
     Attributes
     ----------

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 __all__ = ["write_result", "build_result_map"]
 
-SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id"]
+SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id",
+                "phase"]
 CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
 
 
