@@ -372,7 +372,7 @@ def load_runs(paths: Sequence[str | Path]) -> list[RunSpec]:
                 scenario = scenario_from_dict(
                     variant, base_dir=path.resolve().parent, source=source
                 )
-                scenario.source_file = path.resolve()
+                scenario._source_file = path.resolve()
             except InputError as exc:
                 runs.append(RunSpec(name, _safe_name(name), path, values, None, str(exc)))
                 continue

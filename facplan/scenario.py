@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -338,6 +339,8 @@ class OptimizeSpec(_Strict):
             raise ValueError("give 'sites' or 'budget', not both")
         if self.phases and (self.sites is not None or self.budget is not None):
             raise ValueError("give 'phases' or 'sites'/'budget', not both")
+        if self.one_per_community and self.model != "mclp":
+            raise ValueError("one_per_community works with model 'mclp' only")
         implied = self.model == "lscp" or self.one_per_community or self.phases
         if self.sites is None and self.budget is None and not implied:
             raise ValueError("give 'sites' (number of new sites) or 'budget'")
@@ -396,7 +399,7 @@ class Scenario(_Strict):
     sweep: dict[str, list[Any]] | None = Field(
         None, description="Parameter sweep, expanded by `facplan batch` (not `run`)."
     )
-    source_file: Path | None = Field(None, exclude=True)
+    _source_file: Path | None = PrivateAttr(None)
 
     @field_validator("crs", mode="before")
     @classmethod
@@ -429,6 +432,11 @@ class Scenario(_Strict):
             for kind, tiers in self.standards.items()
         }
         return resolve_standards(overrides, walk_speed_m_s=self.walk_speed_m_s)
+
+    @property
+    def source_file(self) -> Path | None:
+        """The YAML file this scenario was loaded from (None for a dict)."""
+        return self._source_file
 
     @property
     def osm_file(self) -> Path | None:
@@ -646,5 +654,5 @@ def load_scenario(path: str | Path) -> Scenario:
     if data is None:
         raise InputError("the scenario file is empty", file=str(path))
     scenario = scenario_from_dict(data, base_dir=path.resolve().parent, source=str(path))
-    scenario.source_file = path.resolve()
+    scenario._source_file = path.resolve()
     return scenario

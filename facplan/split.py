@@ -175,7 +175,7 @@ def _check_supported(scenario: Scenario) -> None:
         raise InputError(
             problems[0] if len(problems) == 1
             else f"{len(problems)} problems:\n  - " + "\n  - ".join(problems),
-            file=str(scenario.source_file or scenario.name),
+            file=str(scenario._source_file or scenario.name),
         )
 
 

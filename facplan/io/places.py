@@ -55,6 +55,10 @@ def read_communities(spec: CommunitiesSpec) -> gpd.GeoDataFrame:
     )
 
 
+#: Chinese tier names accepted in tier fields.
+TIER_ALIASES = {"片区": "district", "社区": "community", "小区": "compound", "全部": "all"}
+
+
 def _kind_tier(
     gdf: gpd.GeoDataFrame, src: FacilitySource, where: str, *, blank_tier: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +76,7 @@ def _kind_tier(
         tier = np.full(len(gdf), src.tier, dtype=object)
     elif src.tier_field is not None:
         tier = gdf[src.tier_field].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        tier = np.array([TIER_ALIASES.get(t, t) for t in tier], dtype=object)
         tier = np.where(tier == "", blank_tier, tier).astype(object)
     else:
         tier = np.full(len(gdf), blank_tier, dtype=object)

@@ -74,6 +74,7 @@ def write_geojson(path: Path, gdf: gpd.GeoDataFrame) -> None:
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> None:
-    """Write a table (without geometry) as UTF-8 CSV with fixed float formatting."""
+    """Write a table (without geometry) as UTF-8 CSV with a byte-order mark (so Excel on
+    Chinese Windows reads the names right) and fixed float formatting."""
     df = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
-    df.to_csv(path, index=False, float_format=f"%.{VALUE_DECIMALS}f", encoding="utf-8")
+    df.to_csv(path, index=False, float_format=f"%.{VALUE_DECIMALS}f", encoding="utf-8-sig")
