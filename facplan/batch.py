@@ -496,9 +496,10 @@ def _install_network_cache() -> None:
     if original is None or getattr(original, "_facplan_cached", False):
         return
 
-    def cached(scenario: Any, crs: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return original(scenario, crs, *args, **kwargs)
+    def cached(scenario: Any, crs: Any, *args: Any, use_cache: bool = True,
+               **kwargs: Any) -> Any:
+        if args or kwargs or not use_cache:
+            return original(scenario, crs, *args, use_cache=use_cache, **kwargs)
         try:
             _NetworkCache.key(scenario, crs)
         except Exception:  # not a file we can key on: read as usual

@@ -50,7 +50,9 @@ def _fail(exc: BaseException, debug: bool) -> None:
     raise typer.Exit(code=2)
 
 
-def _run_scenario(path: Path, out_dir: Path, *, force: bool, debug: bool) -> None:
+def _run_scenario(
+    path: Path, out_dir: Path, *, force: bool, debug: bool, cache: bool = True
+) -> None:
     import facplan
     from facplan.io.atomic import check_output_dir, recover
     from facplan.pipeline import run
@@ -62,7 +64,7 @@ def _run_scenario(path: Path, out_dir: Path, *, force: bool, debug: bool) -> Non
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FacplanWarning)
             with err.status("starting…") as status:
-                result = run(scenario, progress=lambda s: status.update(f"{s}…"))
+                result = run(scenario, progress=lambda s: status.update(f"{s}…"), cache=cache)
                 status.update("writing outputs…")
                 result.write(out_dir, force=force)
     except InputError as exc:
@@ -101,13 +103,18 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a non-empty folder that is not a facplan run.")
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Read the network file again instead of the network "
+                     "cache ($FACPLAN_CACHE_DIR, default ~/.cache/facplan)."),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a scenario: walking distances, coverage, new sites; map, GeoJSON and tables into --out.
 
     The folder is replaced only when the whole run succeeds. Scenario keys: docs/scenario.md. Every output file and field: docs/outputs.md.
     """
-    _run_scenario(scenario, out_dir, force=force, debug=debug)
+    _run_scenario(scenario, out_dir, force=force, debug=debug, cache=not no_cache)
 
 
 @app.command()

@@ -111,11 +111,23 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read_network(scenario: Scenario, crs: Any) -> network.Graph:
+def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> network.Graph:
+    """The walking graph, from the network cache when the same file was read before."""
+    from facplan.cache import cached_graph
+
     crs_str = crs.to_string()
     if scenario.network.pbf is not None:
-        return network.read_pbf(scenario.network.pbf, crs=crs_str)
-    return network.read_graphml(scenario.network.graphml, crs=crs_str)
+        path, kind = scenario.network.pbf, "pbf"
+        loader = lambda: network.read_pbf(path, crs=crs_str)  # noqa: E731
+    else:
+        path, kind = scenario.network.graphml, "graphml"
+        loader = lambda: network.read_graphml(path, crs=crs_str)  # noqa: E731
+    graph, status = cached_graph(path, crs_str, kind, loader, use_cache=use_cache)
+    _CACHE_STATUS["last"] = status
+    return graph
+
+
+_CACHE_STATUS: dict[str, str] = {}
 
 
 @dataclass
@@ -128,7 +140,9 @@ class _Network:
     describe: dict
 
 
-def _routes(scenario: Scenario, layers: Layers, warn: list[str]) -> _Network:
+def _routes(
+    scenario: Scenario, layers: Layers, warn: list[str], *, use_cache: bool = True
+) -> _Network:
     """Walking distances for this scenario: the network with every cell and site
     attached, or the given origin–destination table."""
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
@@ -167,7 +181,7 @@ def _routes(scenario: Scenario, layers: Layers, warn: list[str]) -> _Network:
             )
         return _Network(MatrixRoutes(table), handles[:n_f], handles[n_f:], unreachable, None,
                         {"matrix_pairs": int(table.nnz)})
-    graph = _read_network(scenario, layers.crs)
+    graph = _read_network(scenario, layers.crs, use_cache=use_cache)
     _, sizes = network.components(graph)
     if len(sizes) == 0 or sizes.max() < scenario.min_component_nodes:
         raise InputError(
@@ -253,7 +267,9 @@ def _group_access(
     return out
 
 
-def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
+def run(
+    scenario: Scenario, *, progress: Progress | None = None, cache: bool = True
+) -> Result:
     """Run a scenario end to end.
 
     Parameters
@@ -262,6 +278,8 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
         A validated scenario (:func:`facplan.load_scenario`).
     progress
         Called with each stage's name as it starts.
+    cache
+        Use the network cache (:mod:`facplan.cache`) for the walking graph.
 
     Returns
     -------
@@ -288,7 +306,7 @@ def run(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
 
     with timer.stage("read network"):
-        net = _routes(scenario, layers, warn)
+        net = _routes(scenario, layers, warn, use_cache=cache)
     routes, fac_nodes, cand_nodes = net.routes, net.fac, net.cand
     pop = cells["population"].to_numpy(dtype=float)
     unsnapped = net.unreachable_cells
