@@ -314,24 +314,9 @@ class RunSpec:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
+    from facplan.scenario import read_scenario_yaml
 
-    if not path.is_file():
-        raise InputError("scenario file not found", file=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the scenario file ({exc})", file=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", file=str(path)) from None
-    if data is None:
-        raise InputError("the scenario file is empty", file=str(path))
-    return data
+    return read_scenario_yaml(path)
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[RunSpec]:

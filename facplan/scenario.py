@@ -28,6 +28,7 @@ from facplan.standards import DEFAULT_WALK_SPEED_M_S, Standard, resolve_standard
 __all__ = [
     "Scenario",
     "load_scenario",
+    "read_scenario_yaml",
     "scenario_from_dict",
     "PopulationSpec",
     "CommunitiesSpec",
@@ -619,6 +620,41 @@ def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
                 )
 
 
+def read_scenario_yaml(path: Path) -> Any:
+    """The raw content of a scenario YAML file (``yaml.safe_load``: no Python tags).
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, empty or not valid YAML (with line and column).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("scenario file not found", file=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the scenario file ({exc})", file=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(
+            f"not valid YAML{where}: YAML tags such as '!!python/...' are not allowed "
+            f"({getattr(exc, 'problem', '')})",
+            file=str(path),
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML{where}: {problem}", file=str(path)) from None
+    if data is None:
+        raise InputError("the scenario file is empty", file=str(path))
+    return data
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file.
 
@@ -638,21 +674,7 @@ def load_scenario(path: str | Path) -> Scenario:
         lists every problem found.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("scenario file not found", file=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the scenario file ({exc})", file=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", file=str(path)) from None
-    if data is None:
-        raise InputError("the scenario file is empty", file=str(path))
+    data = read_scenario_yaml(path)
     scenario = scenario_from_dict(data, base_dir=path.resolve().parent, source=str(path))
     scenario._source_file = path.resolve()
     return scenario
