@@ -355,8 +355,20 @@ class OptimizeSpec(_Strict):
 class MapSpec(_Strict):
     """Map options."""
 
-    lang: Literal["en", "zh"] = "en"
-    tiles: Literal["osm", "cartodb", "none"] = "osm"
+    @model_validator(mode="after")
+    def _key(self) -> MapSpec:
+        if self.tiles == "tianditu" and not self.tianditu_key:
+            raise ValueError("tiles 'tianditu' needs 'tianditu_key'")
+        return self
+
+    lang: Literal["en", "zh"] = Field("en", description="Primary language of map labels.")
+    tiles: Literal["osm", "cartodb", "tianditu", "none"] = Field(
+        "osm", description="Base map tiles; 'tianditu' (天地图) needs 'tianditu_key'."
+    )
+    tianditu_key: str | None = Field(
+        None, description="Tianditu API key, or the name of an environment variable holding "
+        "it written as '$NAME'."
+    )
     assets: Literal["inline", "cdn"] = "inline"
     max_cells: Annotated[int, Field(gt=0)] = 50_000
 

@@ -401,3 +401,12 @@ def test_screenshot_is_not_blank(driver, page, tmp_path):
         return
     img = Image.open(io.BytesIO(png)).convert("RGB")
     assert len(img.getcolors(maxcolors=1 << 24)) > 50
+
+
+def test_tianditu_tiles_need_a_key_and_use_it():
+    layers = make_layers()
+    with pytest.raises(ValueError, match="tianditu_key"):
+        build_map(**layers, tiles="tianditu")
+    html = render_map(build_map(**layers, tiles="tianditu", tianditu_key="abc 123"))
+    assert "tianditu.gov.cn/vec_w/wmts" in html and "tianditu.gov.cn/cva_w/wmts" in html
+    assert "tk=abc%20123" in html

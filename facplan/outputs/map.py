@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import folium
 import geopandas as gpd
@@ -69,7 +70,15 @@ TIER_LABELS: dict[str, tuple[str, str]] = {
 }
 
 LANGS = ("en", "zh")
-TILES = ("osm", "cartodb", "none")
+TILES = ("osm", "cartodb", "tianditu", "none")
+#: 天地图 (Tianditu) WMTS in Web Mercator: vector base map and its Chinese labels; needs a
+#: key (https://console.tianditu.gov.cn). CGCS2000 ≈ WGS84 at map scale, so the GeoJSON
+#: layers line up.
+_TIANDITU_URL = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk={key}"
+)
 ASSETS = ("inline", "cdn")
 
 #: Decimals kept for coordinates in EPSG:4326 (1e-6 degree ≈ 0.1 m).
@@ -759,6 +768,7 @@ def build_map(
     title: str = "facplan",
     lang: str = "en",
     tiles: str = "osm",
+    tianditu_key: str | None = None,
     assets: str = "inline",
     max_cells: int = 50_000,
     seed: int = 0,
@@ -797,7 +807,10 @@ def build_map(
     lang
         ``"en"`` or ``"zh"``: the primary language of labels (both are always shown).
     tiles
-        ``"osm"``, ``"cartodb"`` or ``"none"``. The vector layers show without tiles.
+        ``"osm"``, ``"cartodb"``, ``"tianditu"`` (天地图, needs ``tianditu_key``) or
+        ``"none"``. The vector layers show without tiles.
+    tianditu_key
+        The Tianditu API key, for ``tiles="tianditu"``.
     assets
         ``"inline"`` or ``"cdn"``: the default for :func:`write_map`.
     max_cells
@@ -817,6 +830,11 @@ def build_map(
     """
     _check_choice("lang", lang, LANGS)
     _check_choice("tiles", tiles, TILES)
+    if tiles == "tianditu" and not tianditu_key:
+        raise ValueError(
+            "The 'tianditu_key' parameter of build_map must be a Tianditu API key when "
+            "tiles='tianditu'. Got None instead."
+        )
     _check_choice("assets", assets, ASSETS)
     if int(max_cells) < 1:
         raise ValueError(f"The 'max_cells' parameter of build_map must be >= 1. Got {max_cells} instead.")
@@ -883,6 +901,14 @@ def build_map(
             _CARTO_URL, attr=_CARTO_ATTR, name=_esc(_t("base_carto", lang)),
             subdomains="abcd", max_zoom=20,
         ).add_to(m)
+
+    elif tiles == "tianditu":
+        for layer, show in (("vec", True), ("cva", True)):
+            folium.TileLayer(
+                _TIANDITU_URL.replace("{layer}", layer).replace("{key}", quote(tianditu_key, safe="")),
+                attr="&copy; 天地图 Tianditu", name=_esc(f"天地图 Tianditu {layer}"),
+                subdomains="01234567", max_zoom=18, overlay=layer == "cva", show=show,
+            ).add_to(m)
 
     # ------------------------------------------------------------------ core
     views = []

@@ -18,6 +18,15 @@ SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost"
 CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
 
 
+def _env_or_value(value: str | None) -> str | None:
+    """``$NAME`` reads the environment variable NAME (keys stay out of scenario files)."""
+    if value and value.startswith("$"):
+        import os
+
+        return os.environ.get(value[1:])
+    return value
+
+
 def build_result_map(result: Result) -> Any:
     """The folium map of a result (see :mod:`facplan.outputs.map`)."""
     from facplan.outputs.map import build_map
@@ -38,6 +47,7 @@ def build_result_map(result: Result) -> Any:
         title=result.scenario.name,
         lang=spec.lang,
         tiles=spec.tiles,
+        tianditu_key=_env_or_value(spec.tianditu_key),
         assets=spec.assets,
         max_cells=spec.max_cells,
     )
