@@ -169,3 +169,20 @@ def test_weights_count_the_elderly_double(tmp_path):
     assert res.summary["optimize"][0]["objective"] == pytest.approx(best)
     g = res.summary["access"]["sports_park/compound"]["groups"]["age_65_plus"]
     assert g["population"] == pytest.approx(pop["age_65_plus"].sum())
+
+
+def test_group_with_slower_walking_speed_gets_its_own_threshold(tmp_path):
+    data = grid_city(tmp_path, n=N)
+    pop = gpd.read_file(tmp_path / "population.gpkg")
+    pop["age_65_plus"] = pop["population"]  # everyone, to compare the two thresholds
+    pop.to_file(tmp_path / "population.gpkg")
+    data["population"]["groups"] = {"age_65_plus": {"walk_speed_m_s": 0.5}}
+    data["standards"] = {"sports_park": {"compound": {"walk_min": 5}}}  # 300 m at 1 m/s
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path))
+    a = res.summary["access"]["sports_park/compound"]
+    g = a["groups"]["age_65_plus"]
+    assert a["threshold_m"] == pytest.approx(300.0) and g["threshold_m"] == pytest.approx(150.0)
+    w = {tuple(int(v) for v in c[1:].split("_")): p
+         for c, p in zip(pop["cell_id"], pop["population"], strict=True)}
+    assert g["covered_population"] == pytest.approx(_covered(w, [(0, 0)], 150))
+    assert a["covered_population"] == pytest.approx(_covered(w, [(0, 0)], 300))
