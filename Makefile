@@ -58,3 +58,33 @@ screenshot: $(STAMP) browser
 		--host-resolver-rules="MAP * ~NOTFOUND" \
 		--window-size=1280,900 --virtual-time-budget=5000 \
 		--screenshot=docs/demo-map.png file://$(CURDIR)/maps/demo/map.html
+
+.PHONY: postgres
+
+## Debian's PostgreSQL server and PostGIS for tests/test_postgis.py (which starts its own
+## throwaway server). The version is the installed server's (/usr/lib/postgresql/<ver>),
+## else pg_config's, else the one apt offers. Never fails: without apt the PostGIS tests
+## skip and say why.
+postgres:
+	@pgver() { \
+		ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sed 's|/usr/lib/postgresql/||; s|/bin/initdb||' | sort -n | tail -1; \
+	}; \
+	ver=$$(pgver); \
+	[ -n "$$ver" ] || ver=$$(pg_config --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p'); \
+	if [ -n "$$ver" ] && [ -x /usr/lib/postgresql/$$ver/bin/initdb ] \
+		&& [ -f /usr/share/postgresql/$$ver/extension/postgis.control ]; then \
+		echo "postgres: PostgreSQL $$ver with PostGIS is installed"; exit 0; \
+	fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	if ! command -v apt-get >/dev/null 2>&1 || ! $$sudo true 2>/dev/null; then \
+		echo "warning: postgres: cannot install PostgreSQL/PostGIS (no apt-get or no root); the PostGIS tests will skip"; exit 0; \
+	fi; \
+	$$sudo apt-get update -qq || echo "warning: postgres: apt-get update failed"; \
+	[ -n "$$ver" ] || ver=$$(apt-cache policy postgresql 2>/dev/null | sed -n 's/^ *Candidate: \([0-9][0-9]*\)+.*/\1/p'); \
+	if [ -z "$$ver" ]; then \
+		echo "warning: postgres: apt offers no 'postgresql' package; the PostGIS tests will skip"; exit 0; \
+	fi; \
+	echo "postgres: installing postgresql-$$ver and postgresql-$$ver-postgis-3"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		postgresql postgresql-$$ver postgresql-$$ver-postgis-3 \
+		|| echo "warning: postgres: apt-get install failed; the PostGIS tests will skip"

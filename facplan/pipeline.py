@@ -181,6 +181,9 @@ def _routes(
             )
         return _Network(MatrixRoutes(table), handles[:n_f], handles[n_f:], unreachable, None,
                         {"matrix_pairs": int(table.nnz)})
+    from facplan.memory import check_memory
+
+    check_memory(scenario.network.path, n_c + n_f + n_s, key=f"network.{scenario.network.key}")
     graph = _read_network(scenario, layers.crs, use_cache=use_cache)
     _, sizes = network.components(graph)
     if len(sizes) == 0 or sizes.max() < scenario.min_component_nodes:
