@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check facplan tests benchmarks
 
 ## Everything the tests need, then the whole suite (pytest's exit 5, no tests, fails).
-test: $(STAMP) browser lint
+test: $(STAMP) browser postgres lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

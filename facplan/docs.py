@@ -458,6 +458,37 @@ optimize:
     "map": """\
 map: {lang: zh, tiles: osm, assets: inline, max_cells: 50000}
 """,
+    "communities.postgis": """\
+communities: {postgis: {dsn_env: FACPLAN_DB, table: planning.communities}, id_field: sqdm, name_field: sqmc}
+""",
+    "population.postgis": """\
+population:
+  postgis:
+    dsn_env: FACPLAN_DB
+    query: "select cell_id, pop, geom from census.grid_250m where city = 'Luoyang'"
+  field: pop
+  id_field: cell_id
+""",
+    "facilities[].postgis": """\
+facilities:
+  - {postgis: {dsn_env: FACPLAN_DB, table: 'facilities."Sports Parks"', geometry: footprint}, kind: sports_park, tier_field: tier}
+""",
+    "candidates[].postgis": """\
+candidates:
+  - {postgis: {dsn: "postgresql://planner@localhost:5432/city", table: sites.candidates}, id_field: site_id, kind_field: kind, cost_field: cost_wan}
+""",
+    "exclusions[].postgis": """\
+exclusions: [{postgis: {dsn_env: FACPLAN_DB, table: heritage.protection_zones}, name_field: mc}]
+""",
+    "output": """\
+output: {postgis: {dsn_env: FACPLAN_DB, schema: plan_2026}}
+""",
+    "output.postgis": """\
+output:
+  postgis:
+    dsn_env: FACPLAN_DB      # e.g. export FACPLAN_DB=postgresql://planner:secret@db:5432/city
+    schema: plan_2026
+""",
 }
 
 #: Keys of the whole-scenario examples above that stand for the user's own files.

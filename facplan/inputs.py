@@ -26,6 +26,7 @@ from facplan.io import (
     read_vector,
     to_projected,
 )
+from facplan.io.postgis import read_source, source_name
 from facplan.scenario import Scenario
 
 __all__ = ["Layers", "load_layers"]
@@ -92,7 +93,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     raw_comm = None
     c = scenario.communities
     if c is not None:
-        if c.path is not None:
+        if c.path is not None or c.postgis is not None:
             raw_comm = read_communities(c)
         else:
             from facplan.io.osm import read_osm_admin
@@ -132,18 +133,18 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
         d = spec.dasymetric
         totals = None
         if d.community_field is not None:
-            if communities is None or c is None or c.path is None:
+            if communities is None or c is None or (c.path is None and c.postgis is None):
                 raise InputError(
                     "'community_field' needs communities from a file with that field",
                     field="population.dasymetric.community_field",
                 )
-            src = read_vector(c.path, layer=c.layer, key="communities.path")
+            src, where_c = read_source(c, key="communities")
             from facplan.io.vector import numeric_field, require_fields
 
             require_fields(src, {"population.dasymetric.community_field": d.community_field},
-                           str(c.path))
+                           where_c)
             totals = pd.Series(
-                numeric_field(src, d.community_field, str(c.path)),
+                numeric_field(src, d.community_field, where_c),
                 index=communities["community_id"].to_numpy(),
             )
         pop = dasymetric_population(
@@ -173,7 +174,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             "outside every community and are left out of the study area"
         )
     if len(cells) == 0:
-        where = str(spec.path) if spec.path is not None else "population"
+        where = source_name(spec) if spec.dasymetric is None else "population"
         raise InputError(
             "no population cell lies inside any community; check that both layers cover "
             "the same area and have the right CRS",
@@ -186,7 +187,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     if scenario.exclusions:
         parts = []
         for i, e in enumerate(scenario.exclusions):
-            g = read_vector(e.path, layer=e.layer, key=f"exclusions.{i}.path")
+            g, _ = read_source(e, key=f"exclusions.{i}")
             names = (
                 g[e.name_field].astype(str).to_numpy() if e.name_field and e.name_field in g
                 else np.array([f"exclusions{i}-{r}" for r in range(len(g))], dtype=object)
@@ -200,12 +201,12 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
 def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd.GeoDataFrame:
     parts = []
     for i, src in enumerate(scenario.facilities):
-        if src.path is not None:
+        if src.path is not None or src.postgis is not None:
             f = read_facilities([src], standards, first_index=i)
             if src.coords != "wgs84":
                 from facplan.io.coords import convert_points
 
-                f = convert_points(f, src.coords, where=str(src.path))
+                f = convert_points(f, src.coords, where=source_name(src))
         else:
             from facplan.io.osm import osm_facilities, read_osm_features
 
@@ -215,7 +216,7 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
             f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
             f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
-        f["_src"] = str(src.path) if src.path is not None else f"facilities.{i}.osm"
+        f["_src"] = source_name(src) if src.osm is None else f"facilities.{i}.osm"
         f["_row"] = np.arange(1, len(f) + 1)
         parts.append(f)
     if not parts:
@@ -244,23 +245,23 @@ def _candidates(
         return None
     parts = []
     for i, spec in enumerate(scenario.candidates):
-        if spec.path is not None:
+        if spec.path is not None or spec.postgis is not None:
             cand = read_candidates(spec, standards)
             if spec.id_field is None:
                 cand["site_id"] = [f"candidates{i}-{r}" for r in range(len(cand))]
             cap = np.full(len(cand), np.nan)
             if spec.capacity_field is not None:
-                from facplan.io.vector import numeric_field, read_vector, require_fields
+                from facplan.io.vector import numeric_field, require_fields
 
-                raw = read_vector(spec.path, layer=spec.layer, key=f"candidates.{i}.path")
+                raw, where = read_source(spec, key=f"candidates.{i}")
                 require_fields(raw, {f"candidates.{i}.capacity_field": spec.capacity_field},
-                               str(spec.path))
-                cap = numeric_field(raw, spec.capacity_field, str(spec.path), allow_missing=True)
+                               where)
+                cap = numeric_field(raw, spec.capacity_field, where, allow_missing=True)
             cand["capacity"] = cap
             if spec.coords != "wgs84":
                 from facplan.io.coords import convert_points
 
-                cand = convert_points(cand, spec.coords, where=str(spec.path))
+                cand = convert_points(cand, spec.coords, where=source_name(spec))
         elif spec.generate is not None:
             from facplan.io.generate import kmeans_candidates
 

@@ -387,7 +387,9 @@ def run(
             for k, t in kind_tiers
         )
         if kind_tiers and not reachable_any and (len(facilities) or chosen_rows):
-            sources = [str(f.path) if f.path is not None else f"facilities.{i}.osm"
+            from facplan.io.postgis import source_name
+
+            sources = [source_name(f) if f.osm is None else f"facilities.{i}.osm"
                        for i, f in enumerate(scenario.facilities)]
             raise InputError(
                 "no population cell can reach any facility or chosen site on the walking "

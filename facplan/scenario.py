@@ -42,6 +42,7 @@ __all__ = [
     "GenerateSpec",
     "GroupSpec",
     "PhaseSpec",
+    "OutputSpec",
 ]
 
 
@@ -65,11 +66,22 @@ class _FileSource(_Strict):
     id_field: str | None = Field(
         None, description="Field holding unique ids; without it ids are '<source>-<row>'."
     )
+    postgis: PostgisSpec | None = Field(
+        None,
+        description="Read this layer from a PostGIS table or read-only query instead of a "
+        "file: {dsn_env: FACPLAN_DB, table: schema.name} or {dsn: …, query: …}.",
+    )
 
     @field_validator("path", "osm_file", mode="before", check_fields=False)
     @classmethod
     def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _postgis_layer(self) -> _FileSource:
+        if self.postgis is not None and self.layer is not None:
+            raise ValueError("'layer' names a layer of a file; a 'postgis' source has none")
+        return self
 
 
 Coords = Literal["wgs84", "gcj02", "bd09"]
@@ -147,8 +159,9 @@ class PopulationSpec(_FileSource):
 
     @model_validator(mode="after")
     def _source(self) -> PopulationSpec:
-        if (self.path is None) == (self.dasymetric is None):
-            raise ValueError("give exactly one of 'path' or 'dasymetric'")
+        given = [k for k in ("path", "postgis", "dasymetric") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'path', 'postgis' or 'dasymetric'")
         return self
 
     @property
@@ -170,8 +183,10 @@ class CommunitiesSpec(_FileSource):
 
     @model_validator(mode="after")
     def _source(self) -> CommunitiesSpec:
-        if (self.path is None) == (self.osm_admin_level is None):
-            raise ValueError("give exactly one of 'path' or 'osm_admin_level'")
+        given = [k for k in ("path", "postgis", "osm_admin_level")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'path', 'postgis' or 'osm_admin_level'")
         return self
 
 
@@ -182,8 +197,8 @@ class ExclusionSpec(_FileSource):
 
     @model_validator(mode="after")
     def _source(self) -> ExclusionSpec:
-        if self.path is None:
-            raise ValueError("give 'path'")
+        if (self.path is None) == (self.postgis is None):
+            raise ValueError("give exactly one of 'path' or 'postgis'")
         return self
 
 
@@ -243,11 +258,12 @@ class FacilitySource(_FileSource):
     @model_validator(mode="after")
     def _kind(self) -> FacilitySource:
         if isinstance(self, CandidatesSpec):
-            if self.path is None:
+            if self.path is None and self.postgis is None:
                 return self
         else:
-            if (self.path is None) == (self.osm is None):
-                raise ValueError("give exactly one of 'path' or 'osm'")
+            given = [k for k in ("path", "postgis", "osm") if getattr(self, k) is not None]
+            if len(given) != 1:
+                raise ValueError("give exactly one of 'path', 'postgis' or 'osm'")
             if self.osm is not None:
                 if self.kind is None:
                     raise ValueError("an 'osm' source needs 'kind'")
@@ -283,9 +299,10 @@ class CandidatesSpec(FacilitySource):
 
     @model_validator(mode="after")
     def _one_source(self) -> CandidatesSpec:
-        given = [k for k in ("path", "osm", "generate") if getattr(self, k) not in (None, False)]
+        given = [k for k in ("path", "postgis", "osm", "generate")
+                 if getattr(self, k) not in (None, False)]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'path', 'osm' or 'generate'")
+            raise ValueError("give exactly one of 'path', 'postgis', 'osm' or 'generate'")
         return self
 
 
@@ -373,6 +390,16 @@ class MapSpec(_Strict):
     max_cells: Annotated[int, Field(gt=0)] = 50_000
 
 
+class OutputSpec(_Strict):
+    """Where a run is written besides the --out folder."""
+
+    postgis: OutputPostgisSpec | None = Field(
+        None,
+        description="Also write the run into PostGIS in one transaction: {dsn_env: "
+        "FACPLAN_DB, schema: plan_2026} (tables sites, demand, communities, catchments, runs).",
+    )
+
+
 class StandardOverride(_Strict):
     """Overrides of one kind/tier standard (see facplan.standards)."""
 
@@ -409,6 +436,7 @@ class Scenario(_Strict):
         2.6, description="Target supply per resident for 2SFCA (m² of sports ground)."
     )
     map: MapSpec = Field(default_factory=MapSpec)
+    output: OutputSpec | None = Field(None, description="Extra output targets (PostGIS).")
     sweep: dict[str, list[Any]] | None = Field(
         None, description="Parameter sweep, expanded by `facplan batch` (not `run`)."
     )
@@ -570,7 +598,7 @@ def scenario_from_dict(
         )
     if scenario.network.matrix is not None:
         for i, f in enumerate(scenario.candidates):
-            if f.path is None:
+            if f.path is None and f.postgis is None:
                 problems.append(
                     f"key 'candidates.{i}': with a 'network.matrix', candidates must come from "
                     "a file whose ids appear in the matrix"
@@ -690,3 +718,13 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = scenario_from_dict(data, base_dir=path.resolve().parent, source=str(path))
     scenario._source_file = path.resolve()
     return scenario
+
+
+# PostGIS specs live in facplan.io.postgis; facplan.io imports this module, so the import
+# comes after every class above is defined, and the models are completed here.
+from facplan.io.postgis import OutputPostgisSpec, PostgisSpec  # noqa: E402
+
+for _model in (_FileSource, PopulationSpec, CommunitiesSpec, ExclusionSpec, FacilitySource,
+               CandidatesSpec, OutputSpec, Scenario):
+    _model.model_rebuild()
+del _model

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from facplan._errors import InputError
 from facplan.io import read_candidates, read_communities, read_facilities, read_population
-from facplan.io.vector import read_vector
+from facplan.io.postgis import read_source
 from facplan.scenario import Scenario
 
 __all__ = ["validate_inputs"]
@@ -22,7 +22,7 @@ def validate_inputs(scenario: Scenario) -> list[str]:
     standards = scenario.resolved_standards()
     checks: list[Callable[[], object]] = []
     pop = scenario.population
-    if pop.path is not None:
+    if pop.path is not None or pop.postgis is not None:
         if pop.is_raster:
             from facplan.io.raster import read_population_raster
 
@@ -30,16 +30,16 @@ def validate_inputs(scenario: Scenario) -> list[str]:
         else:
             checks.append(lambda: read_population(pop))
     c = scenario.communities
-    if c is not None and c.path is not None:
+    if c is not None and (c.path is not None or c.postgis is not None):
         checks.append(lambda: read_communities(c))
     for i, f in enumerate(scenario.facilities):
-        if f.path is not None:
+        if f.path is not None or f.postgis is not None:
             checks.append(lambda f=f, i=i: read_facilities([f], standards, first_index=i))
     for cand in scenario.candidates:
-        if cand.path is not None:
+        if cand.path is not None or cand.postgis is not None:
             checks.append(lambda cand=cand: read_candidates(cand, standards))
     for i, e in enumerate(scenario.exclusions):
-        checks.append(lambda e=e, i=i: read_vector(e.path, layer=e.layer, key=f"exclusions.{i}"))
+        checks.append(lambda e=e, i=i: read_source(e, key=f"exclusions.{i}"))
     problems = []
     for check in checks:
         try:

@@ -517,3 +517,116 @@ def test_cli_offline_empty_cache(tmp_path, city):
     assert "geocoder answer" in r.stderr and "pbf" in r.stderr
     assert "Traceback" not in r.stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _square(x0: float, y0: float, d: float, first_id: int) -> tuple[list[dict], list[int]]:
+    """Four nodes of a small square (lon/lat) and the closed node list of a way."""
+    pts = [(x0, y0), (x0 + d, y0), (x0 + d, y0 + d), (x0, y0 + d)]
+    nodes = [{"type": "node", "id": first_id + i, "lon": x, "lat": y}
+             for i, (x, y) in enumerate(pts)]
+    return nodes, [first_id, first_id + 1, first_id + 2, first_id + 3, first_id]
+
+
+def _answer(elements: list[dict]) -> dict:
+    return {"version": 0.6, "generator": "Overpass API (facplan test)", "elements": elements}
+
+
+def test_online_features_match_pbf_reader_contract(tmp_path):
+    from facplan.io.online import features_requests, read_online_features
+
+    settings = _offline(tmp_path)
+    c = AREA.representative_point()
+    sq1, way1 = _square(c.x, c.y, 0.001, 10)
+    sq2, way2 = _square(c.x + 0.002, c.y, 0.001, 20)
+    line_nodes = [{"type": "node", "id": 30 + i, "lon": c.x - 0.002 + 0.0005 * i,
+                   "lat": c.y - 0.002} for i in range(3)]
+    elements = [
+        {"type": "node", "id": 1, "lon": c.x - 0.001, "lat": c.y - 0.001,
+         "tags": {"leisure": "pitch", "name": "Campo A"}},
+        {"type": "node", "id": 2, "lon": -51.30, "lat": -30.20,  # outside the area
+         "tags": {"leisure": "pitch"}},
+        {"type": "node", "id": 3, "lon": c.x, "lat": c.y - 0.001,  # other value
+         "tags": {"leisure": "park"}},
+        *sq1, *sq2, *line_nodes,
+        {"type": "way", "id": 100, "nodes": way1,
+         "tags": {"leisure": "sports_centre", "name": "Ginásio"}},
+        {"type": "way", "id": 101, "nodes": [30, 31, 32], "tags": {"leisure": "pitch"}},
+        {"type": "way", "id": 102, "nodes": way2},
+        {"type": "relation", "id": 200,
+         "members": [{"type": "way", "ref": 102, "role": "outer"}],
+         "tags": {"type": "multipolygon", "leisure": "pitch"}},
+    ]
+    tags = {"leisure": ["pitch", "sports_centre"]}
+    (req,) = features_requests(AREA, tags, settings)
+    _write(req.file, _answer(elements))
+    for s in (settings, dataclasses.replace(settings, offline=False)):
+        got = read_online_features(tags, area=AREA, source="facilities0", settings=s,
+                                   key="facilities.0.osm")
+        assert got.columns.tolist() == ["osm_id", "name", "tag", "source", "geometry"]
+        assert got["osm_id"].tolist() == ["osm-node-1", "osm-way-100", "osm-relation-200"]
+        assert got["name"].tolist() == ["Campo A", "Ginásio", ""]
+        assert got["tag"].tolist() == ["leisure=pitch", "leisure=sports_centre",
+                                       "leisure=pitch"]
+        assert set(got["source"]) == {"facilities0"}
+        assert got.geom_type.tolist() == ["Point", "Polygon", "Polygon"]
+        assert got.attrs["dropped"] == 1  # the unclosed pitch (a line)
+        assert str(got.crs) == "EPSG:4326"
+    # osm_facilities takes the frame as it takes read_osm_features's
+    from facplan.io.osm import osm_facilities
+    from facplan.standards import resolve_standards
+
+    fac = osm_facilities(got, kind="sports_park", tier=None, standards=resolve_standards({}),
+                         crs=CRS)
+    assert fac["facility_id"].tolist() == ["facilities0-0", "facilities0-1", "facilities0-2"]
+    # no match is an empty frame, not an error
+    other = {"amenity": ["community_centre"]}
+    (req,) = features_requests(AREA, other, settings)
+    _write(req.file, _answer([]))
+    empty = read_online_features(other, area=AREA, source="facilities1", settings=settings)
+    assert len(empty) == 0 and "osm_id" in empty.columns
+    # offline without the response: the documented error
+    with pytest.raises(InputError) as info:
+        read_online_features({"leisure": True}, area=AREA, source="facilities2",
+                             settings=settings, key="facilities.2.osm")
+    assert str(info.value).startswith("facilities.2.osm: offline")
+    assert "tagged leisure=*" in str(info.value)
+
+
+def test_online_admin_boundaries(tmp_path):
+    from facplan.io.online import features_requests, read_online_admin
+
+    settings = _offline(tmp_path)
+    c = AREA.representative_point()
+    sq1, way1 = _square(c.x, c.y, 0.002, 10)
+    sq2, way2 = _square(c.x + 0.002, c.y, 0.002, 20)
+    elements = [
+        *sq1, *sq2,
+        {"type": "node", "id": 5, "lon": c.x, "lat": c.y,
+         "tags": {"admin_level": "10", "boundary": "administrative"}},  # a point: dropped
+        {"type": "way", "id": 110, "nodes": way1},
+        {"type": "way", "id": 120, "nodes": way2},
+        {"type": "relation", "id": 301,
+         "members": [{"type": "way", "ref": 120, "role": "outer"}],
+         "tags": {"type": "boundary", "boundary": "administrative", "admin_level": "10"}},
+        {"type": "relation", "id": 300,
+         "members": [{"type": "way", "ref": 110, "role": "outer"}],
+         "tags": {"type": "boundary", "boundary": "administrative", "admin_level": "10",
+                  "name": "Vila A", "name:zh": "甲村"}},
+        {"type": "relation", "id": 302,  # same level, not an administrative boundary
+         "members": [{"type": "way", "ref": 110, "role": "outer"}],
+         "tags": {"type": "boundary", "boundary": "census", "admin_level": "10"}},
+    ]
+    (req,) = features_requests(AREA, {"admin_level": ["10"]}, settings)
+    _write(req.file, _answer(elements))
+    got = read_online_admin(10, area=AREA, settings=settings, name_tag="name:zh")
+    assert got.columns.tolist() == ["community_id", "name", "geometry"]
+    assert got["community_id"].tolist() == ["osm-relation-300", "osm-relation-301"]
+    assert got["name"].tolist() == ["甲村", "osm-relation-301"]
+    assert got.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    assert got.attrs["dropped"] == 1
+    with pytest.raises(InputError, match="Overpass response with the OSM objects tagged "
+                                         "admin_level=8"):
+        read_online_admin(8, area=AREA, settings=settings)

@@ -32,6 +32,11 @@ The Overpass and Nominatim endpoints are settings, for mirrors (for example insi
 China) or an institute's own Overpass server. osmnx's global settings are changed only
 inside :func:`configure_osmnx` and restored afterwards.
 
+``osm:`` facility sources and ``communities: {osm_admin_level: N}`` work the same way
+for an online area (:func:`read_online_features`, :func:`read_online_admin`): one
+Overpass query per source through ``osmnx.features_from_polygon``, the same frames as the
+PBF readers of :mod:`facplan.io.osm` give, cached and checked offline alike.
+
 Map data © OpenStreetMap contributors (ODbL).
 """
 
@@ -48,12 +53,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facplan._errors import InputError
 from facplan.network import Graph, _projected_crs, graph_from_edges
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
+    from shapely import MultiPolygon, Polygon
+
+    Area = Polygon | MultiPolygon
 
 __all__ = [
     "DEFAULT_OVERPASS_URL",
@@ -71,6 +83,10 @@ __all__ = [
     "graph_from_place",
     "graph_from_polygon",
     "online_graph",
+    "network_area",
+    "features_requests",
+    "read_online_features",
+    "read_online_admin",
 ]
 
 #: The public Overpass API (osmnx's default).
@@ -201,8 +217,9 @@ def configure_osmnx(settings: OnlineSettings) -> Iterator[None]:
     two endpoints, ``requests_timeout`` = (``timeout_s``, ``read_timeout_s``), the Overpass
     query timeout, no rate-limit status request (``overpass_rate_limit=False``), no
     DNS-over-HTTPS fallback (``doh_url_template=None``), no console log; with
-    ``offline=True`` every HTTP request goes to a closed local port, so nothing can
-    reach the network even where the caches were checked wrongly. The previous values,
+    ``offline=True`` every HTTP request is sent through a closed local port (as proxy),
+    so none leaves the machine even if a cache check were wrong (osmnx would still look
+    the Overpass host name up first). The previous values,
     and ``socket.getaddrinfo`` (which osmnx rebinds before an Overpass request), are
     restored on exit, also after an error. Calls are serialized by a lock, since osmnx's
     settings are process-wide.
@@ -260,7 +277,7 @@ class CachedRequest:
     what: str
     url: str
     file: Path
-    area: Any = None
+    area: Polygon | None = None
 
     @property
     def cached(self) -> bool:
@@ -309,7 +326,7 @@ def geocoder_request(place: str, settings: OnlineSettings) -> CachedRequest:
     )
 
 
-def _coords_polygon(coord_str: str) -> Any:
+def _coords_polygon(coord_str: str) -> Polygon:
     """The polygon of an Overpass ``poly:"lat lon lat lon …"`` string (lon/lat)."""
     import shapely
 
@@ -317,7 +334,7 @@ def _coords_polygon(coord_str: str) -> Any:
     return shapely.Polygon(v[:, ::-1])
 
 
-def overpass_requests(polygon: Any, settings: OnlineSettings) -> list[CachedRequest]:
+def overpass_requests(polygon: Area, settings: OnlineSettings) -> list[CachedRequest]:
     """The Overpass queries ``osmnx.graph_from_polygon(polygon, network_type="walk")``
     sends, and their cache files.
 
@@ -371,7 +388,9 @@ def overpass_requests(polygon: Any, settings: OnlineSettings) -> list[CachedRequ
 # --------------------------------------------------------------------------- errors
 
 
-def _offline_missing(source: str, missing: list[CachedRequest], settings: OnlineSettings):
+def _offline_missing(
+    source: str, missing: list[CachedRequest], settings: OnlineSettings
+) -> InputError:
     first = missing[0]
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
     return InputError(
@@ -452,7 +471,7 @@ def _step(
 # --------------------------------------------------------------------------- areas
 
 
-def _check_area(geom: Any, source: str) -> Any:
+def _check_area(geom: Any, source: str) -> Area:
     """A valid, non-empty (Multi)Polygon in lon/lat, or InputError."""
     import shapely
 
@@ -473,7 +492,7 @@ def _check_area(geom: Any, source: str) -> Any:
     return geom
 
 
-def read_area_polygon(path: str | Path, *, key: str = "network.polygon") -> Any:
+def read_area_polygon(path: str | Path, *, key: str = "network.polygon") -> Area:
     """The union of a vector file's polygons, in EPSG:4326, as the area to download.
 
     Parameters
@@ -510,7 +529,7 @@ def read_area_polygon(path: str | Path, *, key: str = "network.polygon") -> Any:
 
 def geocode_place(
     place: str, *, settings: OnlineSettings | None = None, key: str = "network.place"
-) -> Any:
+) -> Area:
     """The area polygon of a place name, from Nominatim through ``osmnx.geocode_to_gdf``.
 
     Parameters
@@ -564,7 +583,7 @@ def _place_source(place: Any, key: str) -> str:
 def require_cached(
     *,
     place: str | None = None,
-    polygon: Any = None,
+    polygon: Area | None = None,
     settings: OnlineSettings,
     key: str | None = None,
 ) -> None:
@@ -606,7 +625,9 @@ def require_cached(
 # --------------------------------------------------------------------------- graphs
 
 
-def _great_circle_mm(lon1, lat1, lon2, lat2) -> np.ndarray:
+def _great_circle_mm(
+    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+) -> np.ndarray:
     """Haversine lengths in metres rounded to mm, computed as read_pbf's (pyrosm's)."""
     lat1, lng1, lat2, lng2 = map(np.deg2rad, (lat1, lon1, lat2, lon2))
     dlat = lat2 - lat1
@@ -615,7 +636,7 @@ def _great_circle_mm(lon1, lat1, lon2, lat2) -> np.ndarray:
     return (2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(d))).round(3)
 
 
-def graph_from_osmnx(g: Any, *, crs: str, source: str = "network") -> Graph:
+def graph_from_osmnx(g: nx.MultiDiGraph, *, crs: str, source: str = "network") -> Graph:
     """Turn an unprojected, unsimplified osmnx graph into a facplan :class:`Graph`.
 
     Nodes are ordered by OSM id; ``x``/``y`` (lon/lat) are projected to ``crs``. Every
@@ -666,7 +687,7 @@ def graph_from_osmnx(g: Any, *, crs: str, source: str = "network") -> Graph:
     return graph
 
 
-def _download(polygon: Any, *, crs: str, settings: OnlineSettings, source: str) -> Graph:
+def _download(polygon: Area, *, crs: str, settings: OnlineSettings, source: str) -> Graph:
     """The walking graph inside ``polygon`` through osmnx (cache first)."""
     import osmnx
 
@@ -740,7 +761,7 @@ def graph_from_place(
 
 
 def graph_from_polygon(
-    polygon: Any,
+    polygon: Area,
     *,
     crs: str,
     settings: OnlineSettings | None = None,
@@ -818,7 +839,7 @@ def _cached(key: str, loader: Callable[[], Graph], use_cache: bool) -> tuple[Gra
 def online_graph(
     *,
     place: str | None = None,
-    polygon: Any = None,
+    polygon: Area | None = None,
     crs: str,
     settings: OnlineSettings | None = None,
     use_cache: bool = True,
@@ -879,3 +900,268 @@ def online_graph(
             )
 
     return _cached(key, loader, use_cache)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def network_area(
+    *,
+    place: str | None = None,
+    polygon: str | Path | None = None,
+    settings: OnlineSettings | None = None,
+) -> Area:
+    """The area of an online network: the geocoded place, or the polygon file's union.
+
+    Parameters
+    ----------
+    place
+        ``network.place`` (geocoded through the cache, see :func:`geocode_place`).
+    polygon
+        ``network.polygon``, a vector file (see :func:`read_area_polygon`).
+    settings
+        Online settings (default: :class:`OnlineSettings()`).
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+        In EPSG:4326.
+    """
+    if (place is None) == (polygon is None):
+        raise ValueError("give exactly one of place or polygon")
+    if place is not None:
+        return geocode_place(place, settings=settings or OnlineSettings())
+    return read_area_polygon(polygon, key="network.polygon")
+
+
+def features_requests(
+    area: Area, tags: dict[str, list[str] | bool], settings: OnlineSettings
+) -> list[CachedRequest]:
+    """The Overpass queries ``osmnx.features_from_polygon(area, tags)`` sends, and their
+    cache files (the area is not buffered; the tags in the order given).
+
+    Parameters
+    ----------
+    area
+        The area, EPSG:4326.
+    tags
+        ``{key: [values]}`` or ``{key: True}``.
+    settings
+        The online settings.
+
+    Returns
+    -------
+    list of CachedRequest
+    """
+    from osmnx import _overpass
+
+    with configure_osmnx(settings):
+        coord_strs = _overpass._make_overpass_polygon_coord_strs(area)
+        queries = [_overpass._create_overpass_features_query(c, tags) for c in coord_strs]
+    url = settings.overpass_url.rstrip("/") + "/interpreter"
+    tag_text = ", ".join(
+        f"{k}=*" if v is True else f"{k}={'|'.join(v)}" for k, v in tags.items()
+    )
+    out = []
+    for i, (coords, query) in enumerate(zip(coord_strs, queries, strict=True)):
+        full = _prepared_url(url, OrderedDict(data=query))
+        out.append(
+            CachedRequest(
+                what=(
+                    f"Overpass response with the OSM objects tagged {tag_text} in the area "
+                    f"(query {i + 1} of {len(queries)}, {settings.overpass_url})"
+                ),
+                url=full,
+                file=_cache_file(full, settings),
+                area=_coords_polygon(coords),
+            )
+        )
+    return out
+
+
+def _features_frame(
+    area: Area, tags: dict[str, list[str] | bool], settings: OnlineSettings, where: str
+) -> gpd.GeoDataFrame | None:
+    """osmnx's features GeoDataFrame (index reset: ``element``, ``id``), or None when no
+    object matches."""
+    import osmnx
+    from osmnx._errors import InsufficientResponseError
+
+    if settings.offline:
+        missing = [r for r in features_requests(area, tags, settings) if not r.cached]
+        if missing:
+            raise _offline_missing(where, missing, settings)
+
+    def fetch():
+        try:
+            return osmnx.features_from_polygon(area, tags=tags)
+        except InsufficientResponseError as exc:
+            if "No matching features" in str(exc):
+                return None
+            raise
+
+    with configure_osmnx(settings):
+        gdf = _step(where, settings, settings.overpass_url, "online.overpass_url", fetch)
+    if gdf is None or len(gdf) == 0:
+        return None
+    gdf = gdf.reset_index()
+    order = gdf["element"].map({"node": 0, "way": 1, "relation": 2}).fillna(9).to_numpy()
+    ids = gdf["id"].astype("int64").to_numpy()
+    gdf = gdf.iloc[np.lexsort((ids, order))].reset_index(drop=True)
+    return gdf.rename(columns={"element": "osm_type"})
+
+
+def read_online_features(
+    tags: dict[str, list[str] | bool],
+    *,
+    area: Area,
+    source: str,
+    settings: OnlineSettings | None = None,
+    key: str = "osm",
+) -> gpd.GeoDataFrame:
+    """Points and polygons carrying any of the given tags inside an area, from Overpass.
+
+    The online twin of :func:`facplan.io.osm.read_osm_features`, with the same columns,
+    ids and order, so :func:`facplan.io.osm.osm_facilities` takes its result as is.
+
+    Parameters
+    ----------
+    tags
+        ``{key: [values]}`` or ``{key: True}`` (any value), e.g.
+        ``{"leisure": ["pitch", "sports_centre"]}``.
+    area
+        The area (EPSG:4326), e.g. :func:`network_area`. Objects that intersect it are
+        kept.
+    source
+        The scenario entry (e.g. ``"facilities0"``) for the ``source`` column.
+    settings
+        Online settings (default: :class:`OnlineSettings()`).
+    key
+        The scenario key, for messages (e.g. ``"facilities.0.osm"``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``osm_id`` (``osm-<type>-<id>``), ``name``, ``tag`` (the first of ``tags`` the
+        object matches, ``key=value``), ``source``, geometry (points and polygons) in
+        EPSG:4326, ordered nodes, ways, relations by id; lines are left out and counted
+        in ``attrs["dropped"]``. No match gives an empty frame.
+
+    Raises
+    ------
+    InputError
+        Malformed ``tags``; offline with the response missing; no network.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from facplan.io.osm import _check_tags, _empty_features, _repair, _text
+
+    settings = settings or OnlineSettings()
+    tags = _check_tags(tags, key)
+    area = _check_area(area, key)
+    gdf = _features_frame(area, tags, settings, key)
+    if gdf is None:
+        return _empty_features()
+    tag = pd.Series("", index=gdf.index, dtype=object)
+    for k, values in tags.items():
+        if k not in gdf.columns:
+            continue
+        val = _text(gdf, k)
+        hit = (val != "") if values is True else val.isin(values)
+        tag = tag.where(~(hit & (tag == "")), k + "=" + val)
+    gdf = gdf[(tag != "").to_numpy()].assign(_tag=tag[tag != ""])
+    gdf, dropped = _repair(gpd.GeoDataFrame(gdf, geometry="geometry", crs=4326),
+                           keep_points=True)
+    out = gpd.GeoDataFrame(
+        {
+            "osm_id": _ids(gdf),
+            "name": _text(gdf, "name").to_numpy(dtype=object),
+            "tag": gdf["_tag"].to_numpy(dtype=object),
+            "source": np.full(len(gdf), source, dtype=object),
+        },
+        geometry=gdf.geometry.values,
+        crs=4326,
+    )
+    out.attrs["dropped"] = dropped
+    return out
+
+
+def _ids(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    return ("osm-" + gdf["osm_type"].astype(str) + "-"
+            + gdf["id"].astype("int64").astype(str)).to_numpy(dtype=object)
+
+
+def read_online_admin(
+    admin_level: int,
+    *,
+    area: Area,
+    settings: OnlineSettings | None = None,
+    name_tag: str = "name",
+    key: str = "communities.osm_admin_level",
+) -> gpd.GeoDataFrame:
+    """Community boundaries (``boundary=administrative`` of one ``admin_level``) that
+    intersect an area, from Overpass.
+
+    The online twin of :func:`facplan.io.osm.read_osm_admin`, with the same columns.
+
+    Parameters
+    ----------
+    admin_level
+        OSM ``admin_level`` (in China 8 is usually the street office 街道 and 10 the
+        community 社区 where mapped).
+    area
+        The area (EPSG:4326), e.g. :func:`network_area`.
+    settings
+        Online settings (default: :class:`OnlineSettings()`).
+    name_tag
+        Tag for the name (e.g. ``"name:zh"``); falls back to ``name``, then to the id.
+    key
+        The scenario key, for messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``community_id`` (``osm-relation-<id>`` or ``osm-way-<id>``), ``name``, polygon
+        geometry in EPSG:4326, ordered by type then id; ``attrs["dropped"]`` counts
+        boundaries without a usable polygon.
+
+    Raises
+    ------
+    InputError
+        No boundary of that level in the area; offline with the response missing; no
+        network.
+    """
+    import geopandas as gpd
+
+    from facplan.io.osm import _repair, _text
+
+    settings = settings or OnlineSettings()
+    area = _check_area(area, key)
+    level = str(int(admin_level))
+    gdf = _features_frame(area, {"admin_level": [level]}, settings, key)
+    dropped = 0
+    if gdf is not None:
+        admin = (_text(gdf, "boundary") == "administrative") & (
+            _text(gdf, "admin_level") == level
+        )
+        gdf = gdf[admin.to_numpy()]
+        gdf, dropped = _repair(gpd.GeoDataFrame(gdf, geometry="geometry", crs=4326),
+                               keep_points=False)
+    if gdf is None or len(gdf) == 0:
+        raise InputError(
+            f"no administrative boundary with admin_level {level} in the area"
+            + (f" ({dropped} without a usable polygon)" if dropped else "")
+            + "; try another level (in China 8 is usually the street office, 10 the "
+            "community) or give the boundaries as a file: communities: {path: …}",
+            file=key,
+        )
+    ids = _ids(gdf)
+    names = _text(gdf, name_tag)
+    names = names.where(names != "", _text(gdf, "name")).to_numpy(dtype=object)
+    names = np.where(names == "", ids, names).astype(object)
+    out = gpd.GeoDataFrame(
+        {"community_id": ids, "name": names}, geometry=gdf.geometry.values, crs=4326
+    )
+    out.attrs["dropped"] = dropped
+    return out

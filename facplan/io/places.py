@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 
 from facplan._errors import InputError
+from facplan.io.postgis import read_source
 from facplan.io.vector import (
     collect_problems,
     ids_from,
     numeric_field,
-    read_vector,
     require_fields,
 )
 from facplan.scenario import CandidatesSpec, CommunitiesSpec, FacilitySource
@@ -30,8 +30,7 @@ def read_communities(spec: CommunitiesSpec) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         ``community_id`` (str), ``name`` (str), polygon geometry, in the file's CRS.
     """
-    where = str(spec.path)
-    gdf = read_vector(spec.path, layer=spec.layer, key="communities.path")
+    gdf, where = read_source(spec, key="communities")
     require_fields(
         gdf,
         {"communities.id_field": spec.id_field, "communities.name_field": spec.name_field},
@@ -125,8 +124,7 @@ def read_facilities(
     """
     parts = []
     for i, src in enumerate(sources, start=first_index):
-        where = str(src.path)
-        gdf = read_vector(src.path, layer=src.layer, key=f"facilities.{i}.path")
+        gdf, where = read_source(src, key=f"facilities.{i}")
         require_fields(
             gdf,
             {
@@ -178,8 +176,7 @@ def read_candidates(spec: CandidatesSpec, standards: dict) -> gpd.GeoDataFrame:
         else the polygon's area in the scenario CRS is filled in later; NaN for points),
         geometry — in EPSG:4326.
     """
-    where = str(spec.path)
-    gdf = read_vector(spec.path, layer=spec.layer, key="candidates.path")
+    gdf, where = read_source(spec, key="candidates")
     require_fields(
         gdf,
         {

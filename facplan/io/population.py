@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 
 from facplan._errors import InputError
+from facplan.io.postgis import read_source, source_name
 from facplan.io.vector import (
     collect_problems,
     ids_from,
     numeric_field,
-    read_vector,
     require_fields,
 )
 from facplan.scenario import PopulationSpec
@@ -40,12 +40,11 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
         Missing fields, non-numeric, NaN, infinite or negative population, duplicate ids,
         coordinates out of range.
     """
-    path = spec.path
-    where = str(path)
-    if path.suffix.lower() in (".csv", ".txt"):
+    where = source_name(spec)
+    if spec.postgis is None and spec.path.suffix.lower() in (".csv", ".txt"):
         gdf = _read_csv_points(spec)
     else:
-        gdf = read_vector(path, layer=spec.layer, key="population.path")
+        gdf, where = read_source(spec, key="population")
         require_fields(
             gdf, {"population.field": spec.field, "population.id_field": spec.id_field}, where
         )

@@ -176,7 +176,9 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*shadows an attribute.*", category=UserWarning)
 
     class OutputPostgisSpec(_DsnSpec):
-        """Where :func:`write_postgis` writes a run: a database and a schema in it."""
+        """Where the run is also written: a PostGIS database (``dsn`` or ``dsn_env``) and a
+        schema in it (tables ``runs``, ``sites``, ``demand``, ``communities``,
+        ``catchments``)."""
 
         schema: str = Field(  # type: ignore[assignment]
             "facplan", description="Schema to write into (created when missing)."
@@ -379,8 +381,11 @@ def read_postgis_layer(spec: PostgisSpec, *, key: str = "") -> gpd.GeoDataFrame:
         except psycopg.Error as exc:
             what = "the query failed" if spec.query is not None else "cannot read the table"
             msg = _pg_message(exc, dsn)
-            if "multiple commands" in msg:
-                msg = "give one SELECT statement, not several"
+            if spec.query is not None and (
+                isinstance(exc, psycopg.errors.SyntaxError | psycopg.errors.ReadOnlySqlTransaction)
+                or "multiple commands" in msg
+            ):
+                msg += " (a query must be one SELECT statement; it runs read-only)"
             raise InputError(f"{what}: {msg}", file=where, field=field) from None
     finally:
         conn.close()

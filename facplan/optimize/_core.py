@@ -37,16 +37,35 @@ __all__ = [
 
 #: ``method="auto"`` switches to the heuristic above this many non-zeros in the reduced
 #: coverage matrix.
-HEURISTIC_NNZ = 2_000_000
+HEURISTIC_NNZ = 500_000
 #: The heuristic path also solves the LP relaxation (for a tighter bound) below this size.
 LP_BOUND_NNZ = 100_000
 #: MIPs with more non-zeros solve their root LP by interior point (much faster there).
 IPM_ROOT_NNZ = 100_000
-#: Share of the time limit the exact path spends on its heuristic start.
-_START_SHARE = 0.1
-#: Time the exact path keeps for a Lagrangian bound when the MIP stops early.
-_BOUND_SHARE = 0.1
-_BOUND_MAX_S = 20.0
+#: The Lagrangian bound runs at most this many subgradient steps ...
+LAGRANGIAN_ITER = 600
+#: ... with compiled (numba) loops from this many cell groups up.
+KERNEL_MIN_CELLS = 20_000
+#: The core MIP (a MIP over the sites with the best Lagrangian gains, improving the
+#: greedy + 1-swap solution) runs on models with more non-zeros than this; its size is
+#: ``CORE_FACTOR`` × the sites opened, at least ``CORE_MIN_SITES``.
+CORE_NNZ = 50_000
+CORE_FACTOR = 3
+CORE_MIN_SITES = 200
+#: Relative gap at which the core MIP stops (it only improves the primal solution).
+CORE_REL_GAP = 1e-4
+#: Shares of the time limit (from the start of the solve) by which the phases end:
+#: greedy + 1-swap, Lagrangian bound, core MIP; the exact path's final MIP gets the rest.
+_EXACT_SHARES = (0.1, 0.2, 0.5)
+_HEURISTIC_SHARES = (0.3, 0.5, 1.0)
+#: A HiGHS run is not started with less time than this left.
+_MIN_MIP_S = 0.05
+#: Capacitated models keep this share of the time (at most ``_MAX_S`` seconds) for the
+#: LP that serves the chosen set when the MIP stops early; that LP gets at least
+#: ``_MIN_S`` seconds.
+_CAPACITY_LP_SHARE = 0.05
+_CAPACITY_LP_MAX_S = 5.0
+_CAPACITY_LP_MIN_S = 0.5
 
 
 @dataclass
@@ -118,51 +137,68 @@ class Reduced:
     constant: float
 
 
-def merge_identical_rows(T: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Group the rows of a 0/1 CSR matrix that have identical column sets.
+def _row_keys(T: sp.csr_matrix, seed: int) -> np.ndarray:
+    """One 64-bit key per row of a CSR pattern: random per-column keys summed (mod 2**64),
+    mixed with the row's length. Equal column sets give equal keys."""
+    m, n = T.shape
+    rng = np.random.default_rng(seed)
+    col_key = rng.integers(0, np.iinfo(np.int64).max, size=n + 1, dtype=np.uint64)
+    nnz = np.diff(T.indptr)
+    h = nnz.astype(np.uint64) * col_key[n]
+    nonempty = nnz > 0
+    if T.nnz:
+        h[nonempty] += np.add.reduceat(
+            col_key[T.indices], T.indptr[:-1][nonempty], dtype=np.uint64
+        )
+    return h
 
-    Rows are hashed (two random 64-bit keys per column, summed) and the grouping is then
-    verified exactly, so a hash collision can never merge different rows.
+
+def _same_rows(T: sp.csr_matrix, rep: np.ndarray) -> bool:
+    """Whether every row ``r`` of ``T`` has exactly the columns of row ``rep[r]``."""
+    nnz = np.diff(T.indptr)
+    if not np.array_equal(nnz, nnz[rep]):
+        return False
+    row = np.repeat(np.arange(T.shape[0]), nnz)
+    off = np.arange(T.nnz) - T.indptr[row]
+    return bool(np.array_equal(T.indices, T.indices[T.indptr[rep[row]] + off]))
+
+
+def merge_identical_rows(T: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Group the rows of a 0/1 CSR matrix (sorted indices) that have identical column sets.
+
+    Vectorized: each row gets a 64-bit hash of its column set, rows are grouped by hash
+    and the grouping is then verified exactly, entry by entry, so a hash collision can
+    never merge different rows (on a collision the hash is redrawn).
 
     Returns
     -------
     first, inverse
         ``first[k]`` is a row of group ``k``; ``inverse[r]`` the group of row ``r``.
     """
-    m, n = T.shape
+    m = T.shape[0]
     if m == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    nnz = np.diff(T.indptr)
-    rng = np.random.default_rng(0x5EED)
-    keys = [nnz.astype(np.uint64)]
-    nonempty = nnz > 0
-    starts = T.indptr[:-1][nonempty]
-    for _ in range(2):
-        r = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.uint64)
-        h = np.zeros(m, dtype=np.uint64)
-        if T.nnz:
-            h[nonempty] = np.add.reduceat(r[T.indices], starts, dtype=np.uint64)
-        keys.append(h)
-    _, first, inverse = np.unique(
-        np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True
-    )
-    inverse = np.asarray(inverse).ravel()
-    rep = T[first[inverse]]
-    diff = abs(T - rep)
-    diff.eliminate_zeros()
-    if diff.nnz == 0:
-        return first.astype(np.int64), inverse.astype(np.int64)
-    # a hash collision (never seen in practice): group exactly
-    seen: dict[bytes, int] = {}
-    inverse = np.empty(m, dtype=np.int64)
-    firsts: list[int] = []
-    for r_ in range(m):
+    if not T.has_sorted_indices:
+        T = T.sorted_indices()
+    for seed in (0x5EED, 0xC0FFEE, 0xBADA55):
+        _, first, inverse = np.unique(
+            _row_keys(T, seed), return_index=True, return_inverse=True
+        )
+        first = first.astype(np.int64)
+        inverse = np.asarray(inverse, dtype=np.int64).ravel()
+        if _same_rows(T, first[inverse]):
+            return first, inverse
+    # three independent 64-bit collisions: practically impossible; group exactly
+    seen: dict[bytes, int] = {}  # pragma: no cover
+    inverse = np.empty(m, dtype=np.int64)  # pragma: no cover
+    firsts: list[int] = []  # pragma: no cover
+    for r_ in range(m):  # pragma: no cover
         key = T.indices[T.indptr[r_] : T.indptr[r_ + 1]].tobytes()
         k = seen.setdefault(key, len(firsts))
         if k == len(firsts):
             firsts.append(r_)
         inverse[r_] = k
-    return np.asarray(firsts, dtype=np.int64), inverse
+    return np.asarray(firsts, dtype=np.int64), inverse  # pragma: no cover
 
 
 def reduce(prob: CoverProblem) -> Reduced:
@@ -253,6 +289,7 @@ class CoverSolver:
         if m.any():
             np.minimum.at(self.min_cost, self.group[m], self.cost[m])
         self.budget_tol = 0.0 if self.budget is None else 1e-9 * max(1.0, self.budget)
+        self._kernels = None  # the compiled loops, loaded for big models
 
     # ------------------------------------------------------------------ helpers
     def value(self, sel: np.ndarray) -> float:
@@ -294,20 +331,15 @@ class CoverSolver:
         return int(ties[np.argmin(self.order[ties])])
 
     # ------------------------------------------------------------------ greedy
-    def greedy(self, by_ratio: bool = False) -> np.ndarray:
+    def greedy(self, by_ratio: bool = False, deadline: float = np.inf) -> np.ndarray:
         """Greedy: add the site with the largest gain (or gain per cost) while allowed.
 
         Fixed sites are open first; exact groups still empty at the end get their best
-        member. Ties go to the smaller ``order``.
+        member. Ties go to the smaller ``order``. Past ``deadline`` (``perf_counter``
+        time) no further free additions are made (the result stays feasible).
         """
-        sel = self.fixed.copy()
-        covered = np.zeros(self.G, dtype=bool)
-        if sel.any():
-            covered[self.A[np.flatnonzero(sel)].indices] = True
-        gain = self.A @ np.where(covered, 0.0, self.w) if self.G else np.zeros(self.S)
-        spent = float(self.cost[sel].sum())
-        used = self._group_used(sel)
-        while True:
+        sel, covered, gain, spent, used = self._start_state()
+        while time.perf_counter() < deadline:
             cand = self._addable(sel, used, spent, int(sel.sum())) & (gain > self.tol)
             if not cand.any():
                 break
@@ -320,7 +352,31 @@ class CoverSolver:
             else:
                 j = self._best(gain, cand)
             spent = self._open(j, sel, covered, gain, used, spent)
-        # fill exact groups that are still empty
+        self._fill_groups(sel, covered, gain, used, spent)
+        return sel
+
+    def _start_state(self):
+        sel = self.fixed.copy()
+        covered = np.zeros(self.G, dtype=bool)
+        if sel.any():
+            covered[self.A[np.flatnonzero(sel)].indices] = True
+        gain = self.A @ np.where(covered, 0.0, self.w) if self.G else np.zeros(self.S)
+        return sel, covered, gain, float(self.cost[sel].sum()), self._group_used(sel)
+
+    def build(self, prefer: np.ndarray) -> np.ndarray:
+        """A feasible open set: the fixed sites, then the sites of ``prefer`` in that
+        order when they are allowed and add weight, then exact groups filled."""
+        sel, covered, gain, spent, used = self._start_state()
+        for j in prefer:
+            if sel[j] or gain[j] <= self.tol:
+                continue
+            if self._addable(sel, used, spent, int(sel.sum()))[j]:
+                spent = self._open(int(j), sel, covered, gain, used, spent)
+        self._fill_groups(sel, covered, gain, used, spent)
+        return sel
+
+    def _fill_groups(self, sel, covered, gain, used, spent) -> None:
+        """Open the best member of every exact group still empty."""
         for grp in np.flatnonzero(self.exact & ~used):
             cand = self._addable(sel, used, spent, int(sel.sum())) & (self.group == grp)
             if not cand.any():  # pragma: no cover - prevented by the model's checks
@@ -328,7 +384,6 @@ class CoverSolver:
             idx = np.flatnonzero(cand)
             key = np.lexsort((self.order[idx], self.cost[idx], -gain[idx]))
             spent = self._open(int(idx[key[0]]), sel, covered, gain, used, spent)
-        return sel
 
     def _open(self, j, sel, covered, gain, used, spent) -> float:
         sel[j] = True
@@ -350,7 +405,8 @@ class CoverSolver:
         """1-swap local search (and plain additions while room is left).
 
         Repeats the best improving move until none improves by more than a tolerance
-        or the deadline passes.
+        or ``deadline`` (``perf_counter`` time) passes; the deadline is checked between
+        blocks of the swap evaluation too, so one pass never runs long past it.
         """
         sel = sel.copy()
         if self.G == 0:
@@ -386,6 +442,8 @@ class CoverSolver:
                 base_free = base & ~(in_g & used[np.maximum(g, 0)])
                 block = max(1, int(4_000_000 // max(self.S, 1)))
                 for b0 in range(0, len(sel_idx), block):
+                    if b0 and time.perf_counter() > deadline:
+                        break  # keep the best move found so far
                     rows = sel_idx[b0 : b0 + block]
                     delta = gain_in[None, :] - loss[b0 : b0 + len(rows), None]
                     delta = delta + inter[b0 : b0 + len(rows)].toarray()
@@ -467,38 +525,189 @@ class CoverSolver:
                 val += frac * float(c[items[nxt]])
         return val, x
 
-    def lagrangian_bound(self, lower: float, deadline: float, max_iter: int = 400) -> float:
+    def _cover_count(self, x: np.ndarray) -> np.ndarray:
+        """``AT @ x``: how much of every cell group ``x`` covers (sparse ``x`` is cheap)."""
+        nz = np.flatnonzero(x)
+        if len(nz) * 4 > self.S:
+            return self.AT @ x
+        if self._kernels is not None:
+            return self._kernels.cover_count(self.A.indptr, self.A.indices, x, nz, self.G)
+        rows = self.A[nz]
+        return np.bincount(
+            rows.indices, weights=np.repeat(x[nz], np.diff(rows.indptr)), minlength=self.G
+        ).astype(np.float64)
+
+    @staticmethod
+    def _direction(cnt, lam, w, prev, deflect):
+        s = cnt - 1.0 + deflect * prev
+        prev[:] = s
+        s[((s > 0) & (lam <= 0)) | ((s < 0) & (lam >= w))] = 0.0
+        return s, float(s @ s)
+
+    @staticmethod
+    def _move(lam, w, s, step):
+        new = np.clip(lam - step * s, 0.0, w)
+        return new, float((w - new).sum())
+
+    def lagrangian(
+        self,
+        lower: float,
+        deadline: float,
+        max_iter: int = LAGRANGIAN_ITER,
+        lam: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
         """Upper bound on the reduced optimum by subgradient optimisation.
 
-        Relaxes ``y_g ≤ Σ_j a_jg x_j`` with multipliers ``λ_g ∈ [0, w_g]``; every
-        iterate is a valid bound, the smallest is returned.
+        Relaxes ``y_g ≤ Σ_j a_jg x_j`` with multipliers ``λ_g ∈ [0, w_g]``: for any such
+        ``λ``, ``L(λ) = Σ_g (w_g − λ_g) + max {c·x : x meets the open-site constraints}``
+        with ``c = Aλ`` is ≥ the optimum (the inner maximum is solved exactly, or over a
+        relaxation of the constraints, by :meth:`_sub`), so every iterate is a valid
+        bound and the smallest is returned with its ``λ``. Steps follow Polyak's rule
+        towards ``lower`` (a feasible objective) along a deflected subgradient
+        (half of the previous direction is kept); the step factor halves when the bound
+        stalls. Stops after ``max_iter`` iterations, at ``deadline`` (checked every
+        iteration), when the bound meets ``lower`` or when the steps become tiny.
         """
         if self.G == 0:
-            return 0.0
-        lam = self.w.copy()
-        best = np.inf
+            return 0.0, np.zeros(0)
+        if self.G >= KERNEL_MIN_CELLS and self._kernels is None:
+            from facplan.optimize import _kernels
+
+            self._kernels = _kernels
+        direction, move = (
+            (self._direction, self._move) if self._kernels is None
+            else (self._kernels.direction, self._kernels.move)
+        )
+        lam = self.w.copy() if lam is None else np.clip(lam, 0.0, self.w)
+        slack = float((self.w - lam).sum())
+        best, best_lam = np.inf, lam
         theta, stall = 2.0, 0
+        prev = np.zeros(self.G)
         for _ in range(max_iter):
-            c = self.A @ lam
-            val, x = self._sub(c)
-            L = float((self.w - lam).sum()) + val
+            val, x = self._sub(self.A @ lam)
+            L = slack + val
             if L < best - self.tol:
-                best, stall = L, 0
+                best, best_lam, stall = L, lam, 0
             else:
                 stall += 1
                 if stall >= 15:
                     theta, stall = theta / 2.0, 0
             if best - lower <= self.tol or theta < 1e-4 or time.perf_counter() > deadline:
                 break
-            s = self.AT @ x - 1.0
-            s[(lam <= 0) & (s > 0)] = 0.0
-            s[(lam >= self.w) & (s < 0)] = 0.0
-            ns = float(s @ s)
+            s, ns = direction(self._cover_count(x), lam, self.w, prev, 0.5)
             if ns <= 0:
                 break
-            step = theta * max(L - lower, self.tol) / ns
-            lam = np.clip(lam - step * s, 0.0, self.w)
-        return float(best)
+            lam, slack = move(lam, self.w, s, theta * max(L - lower, self.tol) / ns)
+        return float(best), best_lam
+
+    def lagrangian_bound(
+        self, lower: float, deadline: float, max_iter: int = LAGRANGIAN_ITER
+    ) -> float:
+        """The bound of :meth:`lagrangian` alone."""
+        return self.lagrangian(lower, deadline, max_iter)[0]
+
+    # ------------------------------------------------------------------ reductions
+    def eliminate(self, lam: np.ndarray, lower: float) -> np.ndarray | None:
+        """Sites that can be open in a solution better than ``lower`` (Lagrangian
+        reduced-cost fixing), as a mask; ``None`` when the test does not apply (groups).
+
+        With the multipliers ``λ`` (any in ``[0, w]``), ``L_j`` — the Lagrangian bound
+        with ``x_j = 1`` imposed — bounds every solution that opens ``j``. A site with
+        ``L_j < lower`` can only be in solutions worse than ``lower``, so an optimum over
+        the remaining sites is an optimum of the whole model (and a bound proven over them
+        is, once ≥ ``lower``, a bound of the whole model). Fixed sites and the sites the
+        relaxation opens are always kept.
+        """
+        free = ~self.fixed
+        if self.G == 0 or (self.group[free] >= 0).any():
+            return None
+        c = self.A @ lam
+        val, x = self._sub(c)
+        L = float((self.w - lam).sum()) + val
+        if self.p is not None:
+            slots = self.p - int(self.fixed.sum())
+            if slots <= 0:
+                Lj = np.full(self.S, -np.inf)
+            else:
+                pos = np.sort(c[free & (c > 0)])
+                theta = float(pos[-slots]) if len(pos) >= slots else 0.0
+                # forcing j in replaces the weakest item of the relaxed solution
+                Lj = L - np.maximum(0.0, theta - c)
+        else:
+            room = float(self.budget) - float(self.cost[self.fixed].sum())
+            items = np.flatnonzero(free & (c > 0) & (self.cost > 0))
+            base = val - float((c * x)[items].sum())  # fixed and free positive items
+            ratio = c[items] / self.cost[items]
+            o = np.argsort(-ratio, kind="stable")
+            cum_c = np.concatenate([[0.0], np.cumsum(self.cost[items][o])])
+            cum_v = np.concatenate([[0.0], np.cumsum(c[items][o])])
+            r = room - self.cost
+            m = np.searchsorted(cum_c, r, side="right") - 1  # items that fit whole
+            m = np.clip(m, 0, len(items))
+            nxt = np.minimum(m, max(len(items) - 1, 0))
+            part = np.where(
+                m < len(items), (r - cum_c[m]) * (ratio[o][nxt] if len(items) else 0.0), 0.0
+            )
+            # c_j + knapsack of what is left (j may be counted twice: an upper bound)
+            Lj = float((self.w - lam).sum()) + c + base + cum_v[m] + np.maximum(part, 0.0)
+            Lj = np.where(r >= -self.budget_tol, np.minimum(Lj, L), -np.inf)
+        keep = (Lj >= lower - self.tol) | self.fixed | (x > 1.0 - 1e-9)
+        return keep
+
+    def restrict(self, keep: np.ndarray) -> tuple[CoverSolver, np.ndarray]:
+        """The model with only the sites in ``keep`` (a mask), reduced again.
+
+        Returns the solver of that model and, for each of its sites, the position in
+        this model.
+        """
+        idx = np.flatnonzero(keep)
+        n = len(idx)
+        sub = CoverProblem(
+            pattern=sp.csr_matrix(self.A[idx]), weights=self.w, order=self.order[idx],
+            cost=self.cost[idx], can_open=np.ones(n, dtype=bool), fixed=self.fixed[idx],
+            max_sites=self.p, budget=self.budget, group=self.group[idx],
+            group_exact=self.exact, capacity=None,
+        )
+        red = reduce(sub)
+        return CoverSolver(sub, red), idx[red.sites]
+
+    def core(self, lam: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """A small set of promising sites: the ``sel`` and fixed ones and the best by
+        Lagrangian gain ``c = Aλ`` (and, under a budget, by gain per cost)."""
+        c = self.A @ lam
+        k = int(min(self.S, max(CORE_MIN_SITES, CORE_FACTOR * int(sel.sum()))))
+        keep = sel | self.fixed
+        keep[np.argpartition(-c, k - 1)[:k]] = True
+        if self.budget is not None:
+            ratio = c / np.where(self.cost > 0, self.cost, np.inf)
+            ratio[self.cost <= 0] = np.inf
+            keep[np.argpartition(-ratio, k - 1)[:k]] = True
+        return keep
+
+    def solve_restricted(
+        self,
+        keep: np.ndarray,
+        start: np.ndarray,
+        *,
+        time_limit_s: float,
+        mip_rel_gap: float,
+    ) -> tuple[_highs.Solution, np.ndarray | None]:
+        """The MIP over the sites in ``keep`` (which must hold ``start``'s sites).
+
+        Returns HiGHS's answer (its bound over the restricted model) and the open mask
+        in this model's positions (``None`` without a solution).
+        """
+        sub, pos = self.restrict(keep)
+        if sub.G == 0:  # nothing left to cover: any feasible set is optimal there
+            return _highs.Solution(None, 0.0, 0.0, "optimal", 0.0), start.copy()
+        sol, sel_sub = sub.mip(
+            time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start[pos]
+        )
+        if sel_sub is None:
+            return sol, None
+        sel = np.zeros(self.S, dtype=bool)
+        sel[pos[sel_sub]] = True
+        return sol, sel
 
     # ------------------------------------------------------------------ MIP
     def _constraint_rows(self, n_extra: int) -> tuple[list, list, list]:
@@ -619,9 +828,18 @@ def solve_cover(
     time_limit_s: float,
     mip_rel_gap: float,
     red: Reduced | None = None,
+    started: float | None = None,
 ) -> CoverResult:
-    """Solve a coverage problem by the requested ``method`` (see the MCLP docs)."""
-    t0 = time.perf_counter()
+    """Solve a coverage problem by the requested ``method`` (see the MCLP docs).
+
+    ``time_limit_s`` is the wall-clock budget of the whole call, counted from
+    ``started`` (a ``time.perf_counter()`` value; default: now), reduction included.
+    Every phase stops by its share of it: greedy + 1-swap, the Lagrangian bound and the
+    core MIP check the clock as they go, and each HiGHS run gets only the time left.
+    HiGHS checks its limit between its own steps, so a run can end a little late (a big
+    root LP most; ``method="auto"`` sends big models to the heuristic path for that).
+    """
+    t0 = time.perf_counter() if started is None else started
     deadline = t0 + time_limit_s
     red = reduce(prob) if red is None else red
     sv = CoverSolver(prob, red)
@@ -630,69 +848,116 @@ def solve_cover(
     heuristic = method == "heuristic" or (
         method == "auto" and nnz > HEURISTIC_NNZ and not capacitated
     )
+    shares = _HEURISTIC_SHARES if heuristic else _EXACT_SHARES
 
-    def best_start(share: float) -> np.ndarray:
-        sel = sv.greedy()
-        if prob.budget is not None:
-            other = sv.greedy(by_ratio=True)
-            if sv.value(other) > sv.value(sel):
-                sel = other
-        stop = t0 + share * time_limit_s
-        return sv.local_search(sel, stop)
+    def until(share: float) -> float:
+        return t0 + share * time_limit_s
 
+    if capacitated:
+        return _solve_capacitated(sv, red, method, t0, time_limit_s, mip_rel_gap)
+
+    # 1. greedy (by gain, and by gain per cost under a budget) + 1-swap
+    stop = until(shares[0])
+    sel = sv.greedy(deadline=stop)
+    if prob.budget is not None:
+        other = sv.greedy(by_ratio=True, deadline=stop)
+        if sv.value(other) > sv.value(sel):
+            sel = other
+    sel = sv.local_search(sel, stop)
+    obj = sv.value(sel)
+    if sv.G == 0:
+        status, used = ("feasible", "heuristic") if heuristic else ("optimal", "exact")
+        return CoverResult(red.sites[sel], red.constant, red.constant, status, used, red)
+    # 2. Lagrangian bound; its multipliers point at the promising sites
+    bound, lam = sv.lagrangian(obj, until(shares[1]))
+    bound = min(bound, sv.total_w)
+    # 3. Lagrangian heuristic: the sites the relaxation opens, made feasible, + 1-swap
+    if bound - obj > sv.tol and time.perf_counter() < until(shares[1]):
+        c = sv.A @ lam
+        _, x = sv._sub(c)
+        pick = np.flatnonzero(x >= 0.5)
+        cand = sv.local_search(sv.build(pick[np.argsort(-c[pick], kind="stable")]),
+                               until(shares[1]))
+        if sv.value(cand) > obj:
+            sel, obj = cand, sv.value(cand)
+    # 4. core MIP: the best sites by Lagrangian gain, started from the local optimum
+    if nnz > CORE_NNZ and bound - obj > max(mip_rel_gap * abs(bound), sv.tol):
+        keep = sv.core(lam, sel)
+        left = until(shares[2]) - time.perf_counter()
+        if 2 * int(keep.sum()) <= sv.S and left > _MIN_MIP_S:
+            _, cand = sv.solve_restricted(
+                keep, sel, time_limit_s=left, mip_rel_gap=max(mip_rel_gap, CORE_REL_GAP)
+            )
+            if cand is not None and sv.value(cand) > obj:
+                sel, obj = cand, sv.value(cand)
     if heuristic:
-        sel = best_start(0.8)
-        obj = sv.value(sel)
-        bound = min(sv.lagrangian_bound(obj, deadline), sv.total_w)
         left = deadline - time.perf_counter()
-        if nnz <= LP_BOUND_NNZ and left > 0.05 and bound - obj > sv.tol:
+        if nnz <= LP_BOUND_NNZ and left > _MIN_MIP_S and bound - obj > sv.tol:
             lp, _ = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, relax=True)
             if lp.status == "optimal":
                 # the LP optimum is exact up to HiGHS's tolerances
                 bound = min(bound, lp.objective + 1e-7 * max(1.0, abs(lp.objective)))
-        sel_orig = red.sites[sel]
         return CoverResult(
-            sel_orig, obj + red.constant, max(bound, obj) + red.constant, "feasible",
+            red.sites[sel], obj + red.constant, max(bound, obj) + red.constant, "feasible",
             "heuristic", red,
         )
+    # 5. the MIP, over the sites that Lagrangian reduced-cost fixing leaves
+    left = deadline - time.perf_counter()
+    if left <= _MIN_MIP_S:
+        status = "time_limit"
+    else:
+        keep = sv.eliminate(lam, obj)
+        if keep is None or keep.all():
+            sol, cand = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, start=sel)
+        else:
+            sol, cand = sv.solve_restricted(
+                keep | sel, sel, time_limit_s=left, mip_rel_gap=mip_rel_gap
+            )
+        if sol.status == "infeasible":  # pragma: no cover - the models check feasibility
+            raise RuntimeError("the optimization model is infeasible")
+        if cand is not None and sv.value(cand) >= obj:
+            sel, obj = cand, sv.value(cand)
+        if np.isfinite(sol.bound):
+            # over the kept sites; sites left out only open in solutions worse than obj
+            bound = min(bound, sol.bound)
+        status = sol.status
+    bound = max(min(bound, sv.total_w), obj)
+    used = "exact" if (status == "optimal" or method == "exact") else "heuristic"
+    return CoverResult(
+        red.sites[sel], obj + red.constant, bound + red.constant, status, used, red
+    )
 
-    # with capacity the (uncapacitated) greedy only seeds the MIP with a feasible point
-    start = sv.greedy() if capacitated else best_start(_START_SHARE)
-    if sv.G == 0 and not capacitated:
-        return CoverResult(red.sites[start], red.constant, red.constant, "optimal", "exact", red)
-    # keep some time for a Lagrangian bound in case the MIP stops at the time limit
-    reserve = min(_BOUND_SHARE * time_limit_s, _BOUND_MAX_S)
-    left = max(deadline - time.perf_counter() - reserve, 0.05)
+
+def _solve_capacitated(sv, red, method, t0, time_limit_s, mip_rel_gap) -> CoverResult:
+    """The capacitated model: always the MIP (see :func:`solve_cover`)."""
+    deadline = t0 + time_limit_s
+    # the (uncapacitated) greedy only seeds the MIP with a feasible point; its
+    # Lagrangian bound holds here too: served weight never exceeds covered weight
+    start = sv.greedy(deadline=t0 + _EXACT_SHARES[0] * time_limit_s)
+    bound = sv.total_w
+    if sv.G:
+        lag, _ = sv.lagrangian(sv.value(start), t0 + _EXACT_SHARES[1] * time_limit_s)
+        bound = min(bound, lag)
+    # keep a little time for the LP that serves a set found when the MIP stops early
+    reserve = min(_CAPACITY_LP_SHARE * time_limit_s, _CAPACITY_LP_MAX_S)
+    left = max(deadline - time.perf_counter() - reserve, _MIN_MIP_S)
     sol, sel = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, start=start)
     if sol.status == "infeasible":  # pragma: no cover - the models check feasibility first
         raise RuntimeError("the optimization model is infeasible")
-    served = None
-    if capacitated:
-        x = sol.x
-        if sol.status != "optimal":
-            # best service of the set found (or of the greedy start): a quick LP
-            chosen = sel if sel is not None else start
-            lp, _ = sv._mip_capacity(max(deadline - time.perf_counter(), 1.0), mip_rel_gap,
-                                     True, fix_x=chosen)
-            if lp.x is not None and (x is None or lp.objective >= sol.objective):
-                x, sel = lp.x, chosen
-        if x is None:  # pragma: no cover - the LP of a fixed set always solves
-            raise RuntimeError("HiGHS found no feasible solution in the time limit")
-        served = sv.served(x[sv.S :])
-        obj = float(np.asarray(served @ sv.w).sum()) if sv.G else 0.0
-    else:
-        obj_start = sv.value(start)
-        obj = obj_start
-        if sel is not None and sv.value(sel) >= obj_start:
-            obj = sv.value(sel)
-        else:
-            sel = start
-    bound = sol.bound if np.isfinite(sol.bound) else sv.total_w
+    x = sol.x
     if sol.status != "optimal":
-        # valid with capacity too: served weight never exceeds covered weight
-        # (HiGHS may overrun its limit a little; the bound still gets half a second)
-        stop = max(deadline, time.perf_counter() + 0.5)
-        bound = min(bound, sv.lagrangian_bound(obj, stop))
+        # best service of the set found (or of the greedy start): a quick LP
+        chosen = sel if sel is not None else start
+        lp, _ = sv._mip_capacity(max(deadline - time.perf_counter(), _CAPACITY_LP_MIN_S),
+                                 mip_rel_gap, True, fix_x=chosen)
+        if lp.x is not None and (x is None or lp.objective >= sol.objective):
+            x, sel = lp.x, chosen
+    if x is None:  # pragma: no cover - the LP of a fixed set always solves
+        raise RuntimeError("HiGHS found no feasible solution in the time limit")
+    served = sv.served(x[sv.S :])
+    obj = float(np.asarray(served @ sv.w).sum()) if sv.G else 0.0
+    if np.isfinite(sol.bound):
+        bound = min(bound, sol.bound)
     bound = max(min(bound, sv.total_w), obj)
     status = sol.status
     used = "exact" if (status == "optimal" or method == "exact") else "heuristic"

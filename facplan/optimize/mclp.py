@@ -346,7 +346,7 @@ class MCLP(Model):
         )
         res = solve_cover(
             prob, method=prm["method"], time_limit_s=prm["time_limit_s"],
-            mip_rel_gap=prm["mip_rel_gap"],
+            mip_rel_gap=prm["mip_rel_gap"], started=t0,
         )
         red = res.reduced
         opened = np.sort(res.open)

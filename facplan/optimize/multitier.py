@@ -288,7 +288,7 @@ class MultiTierMCLP(Model):
         )
         res = solve_cover(
             prob, method=prm["method"], time_limit_s=prm["time_limit_s"],
-            mip_rel_gap=prm["mip_rel_gap"],
+            mip_rel_gap=prm["mip_rel_gap"], started=t0,
         )
         opened = np.sort(res.open)
         perm, marg = greedy_rank(pattern[opened], w_eff, order[opened])

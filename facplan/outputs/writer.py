@@ -60,6 +60,10 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
     ``candidates.geojson`` (when candidates are given), ``communities.geojson`` and
     ``communities.csv`` (when communities are given), ``map.html``, ``report.md``,
     ``coverage_curve.png`` and ``plan.gpkg``. GeoJSON and GeoPackage are EPSG:4326.
+
+    With ``output.postgis`` in the scenario, the run is also written into PostGIS (one
+    transaction, :func:`facplan.io.postgis.write_postgis`) as the last step before the
+    folder is swapped in: when the database write fails, the folder is not replaced.
     """
     from facplan.outputs.gpkg import write_gpkg
     from facplan.outputs.map import write_map
@@ -81,4 +85,9 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
         write_report(tmp / "report.md", result)
         write_coverage_plot(tmp / "coverage_curve.png", result)
         write_gpkg(tmp / "plan.gpkg", result)
+        output = result.scenario.output
+        if output is not None and output.postgis is not None:
+            from facplan.io.postgis import write_postgis
+
+            write_postgis(result, output.postgis)
     return Path(out)
