@@ -51,7 +51,8 @@ def _fail(exc: BaseException, debug: bool) -> None:
 
 
 def _run_scenario(
-    path: Path, out_dir: Path, *, force: bool, debug: bool, cache: bool = True
+    path: Path, out_dir: Path, *, force: bool, debug: bool, cache: bool = True,
+    offline: bool = False,
 ) -> None:
     import facplan
     from facplan.io.atomic import check_output_dir, recover
@@ -61,6 +62,8 @@ def _run_scenario(
         recover(out_dir.absolute())  # finish or undo a run that was killed mid-swap
         check_output_dir(out_dir.absolute(), force=force)  # refuse early, not after the work
         scenario = facplan.load_scenario(path)
+        if offline:
+            scenario.online.offline = True
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FacplanWarning)
             with err.status("starting…") as status:
@@ -108,13 +111,19 @@ def run(
         typer.Option("--no-cache", help="Read the network file again instead of the network "
                      "cache ($FACPLAN_CACHE_DIR, default ~/.cache/facplan)."),
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Never download (network.place / network.polygon): "
+                     "use the caches only; a missing item is named."),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a scenario: walking distances, coverage, new sites; map, GeoJSON and tables into --out.
 
     The folder is replaced only when the whole run succeeds. Scenario keys: docs/scenario.md. Every output file and field: docs/outputs.md.
     """
-    _run_scenario(scenario, out_dir, force=force, debug=debug, cache=not no_cache)
+    _run_scenario(scenario, out_dir, force=force, debug=debug, cache=not no_cache,
+                  offline=offline)
 
 
 @app.command()

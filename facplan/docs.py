@@ -121,6 +121,8 @@ DESCRIPTIONS: dict[str, str] = {
     "population": "Where the people are: a raster, polygons, points, a CSV of points, or a "
     "dasymetric estimate from buildings.",
     "network": "The walking network.",
+    "online": "Downloads for `network.place` / `network.polygon` (osmnx: Overpass and "
+    "Nominatim): the servers, the response cache and the timeouts.",
     "facilities": "Existing facilities, one entry per file or OSM tag query.",
     "candidates": "Sites where a new facility could be built or retrofitted.",
     "exclusions": "Zones where no new site may go (heritage protection 遗址保护区, …).",
@@ -218,6 +220,14 @@ NOTES: dict[str, str] = {
     "extract with osmium (see [own-city.md](own-city.md)).",
     "network.graphml": "For example from `osmnx.save_graphml`; edges need a `length` in "
     "metres.",
+    "network.place": "Geocoded with Nominatim; the walkable ways inside the place's "
+    "boundary are downloaded from Overpass (osmnx, `network_type=walk`, unsimplified). "
+    "Everything downloaded is cached, so a second run needs no network; "
+    "`facplan run --offline` never downloads and names a missing cache item. Without "
+    "network access, use an extract: `network: {pbf: …}`.",
+    "network.polygon": "The union of the file's polygons is the download area (as for "
+    "`network.place`, without the geocoder).",
+    "online.offline": "`facplan run --offline` sets it for one run.",
     "network.matrix": "Cells and sites are matched to the table by id: give "
     "`population.id_field`, and candidates must come from a file whose ids appear in the "
     "table. Pairs missing from the table count as unreachable.",
@@ -331,7 +341,7 @@ RULES: dict[str, list[str]] = {
         "area ÷ `floor_area_per_person_m2`.",
         "With `buildings: osm`, a PBF is needed: `osm_file` or `network.pbf`.",
     ],
-    "network": ["Give exactly one of `pbf`, `graphml` or `matrix`."],
+    "network": ["Give exactly one of `pbf`, `graphml`, `matrix`, `place` or `polygon`."],
     "facilities[]": [
         "Give exactly one of `path` or `osm`.",
         "A file source gives exactly one of `kind` or `kind_field`; an OSM source needs "
@@ -415,6 +425,10 @@ population:
 """,
     "network": """\
 network: {matrix: data/od_walk.csv, origin_field: cell_id, destination_field: site_id, cost_field: walk_m}
+""",
+    "online": """\
+network: {place: "Xigong District, Luoyang"}
+online: {overpass_url: "https://overpass.kumi.systems/api", timeout_s: 20}
 """,
     "facilities[]": """\
 facilities:

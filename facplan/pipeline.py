@@ -116,6 +116,23 @@ def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> ne
     from facplan.cache import cached_graph
 
     crs_str = crs.to_string()
+    net = scenario.network
+    if net.online:
+        from facplan.io import online
+
+        settings = scenario.online.settings()
+        if net.place is not None:
+            graph, status = online.online_graph(
+                place=net.place, crs=crs_str, settings=settings, use_cache=use_cache
+            )
+        else:
+            area = online.read_area_polygon(net.polygon, key="network.polygon")
+            graph, status = online.online_graph(
+                polygon=area, crs=crs_str, settings=settings, use_cache=use_cache,
+                source=f"network.polygon: {net.polygon}",
+            )
+        _CACHE_STATUS["last"] = status
+        return graph
     if scenario.network.pbf is not None:
         path, kind = scenario.network.pbf, "pbf"
         loader = lambda: network.read_pbf(path, crs=crs_str)  # noqa: E731
@@ -192,7 +209,7 @@ def _routes(
             f"= {scenario.min_component_nodes} nodes (largest: "
             f"{0 if len(sizes) == 0 else int(sizes.max())} nodes); lower "
             "'min_component_nodes' or use a larger network extract",
-            file=str(scenario.network.path), field="min_component_nodes",
+            file=scenario.network.label, field="min_component_nodes",
         )
     parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
     if candidates is not None:
@@ -395,7 +412,7 @@ def run(
                 "no population cell can reach any facility or chosen site on the walking "
                 "network (facilities from: " + ", ".join(sources) + "); check that the "
                 "layers cover the same area and lie on the same connected network",
-                file=str(scenario.network.path),
+                file=scenario.network.label,
             )
 
     with timer.stage("tables"):

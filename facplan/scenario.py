@@ -33,6 +33,7 @@ __all__ = [
     "PopulationSpec",
     "CommunitiesSpec",
     "NetworkSpec",
+    "OnlineSpec",
     "FacilitySource",
     "CandidatesSpec",
     "OptimizeSpec",
@@ -203,9 +204,18 @@ class ExclusionSpec(_FileSource):
 
 
 class NetworkSpec(_Strict):
-    """The walking network: exactly one of ``pbf``, ``graphml`` or ``matrix``."""
+    """The walking network: exactly one of ``pbf``, ``graphml``, ``matrix``, ``place`` or
+    ``polygon``."""
 
     pbf: Path | None = Field(None, description="OpenStreetMap PBF extract (walking filter).")
+    place: str | None = Field(
+        None, description="Place name to download with osmnx (Nominatim + Overpass), e.g. "
+        "'Xigong District, Luoyang'; cached, see the 'online' key."
+    )
+    polygon: Path | None = Field(
+        None, description="Vector file of the study area whose walking network is "
+        "downloaded with osmnx (Overpass); cached, see the 'online' key."
+    )
     graphml: Path | None = Field(None, description="osmnx GraphML file, lengths in metres.")
     matrix: Path | None = Field(
         None,
@@ -218,25 +228,83 @@ class NetworkSpec(_Strict):
     )
     cost_field: str = Field("cost", description="matrix: column of walking metres.")
 
-    @field_validator("pbf", "graphml", "matrix", mode="before")
+    @field_validator("pbf", "graphml", "matrix", "polygon", mode="before")
     @classmethod
     def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _resolve(v, info)
 
     @model_validator(mode="after")
     def _one(self) -> NetworkSpec:
-        given = [k for k in ("pbf", "graphml", "matrix") if getattr(self, k) is not None]
+        given = [k for k in _NETWORK_KEYS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'pbf', 'graphml' or 'matrix'")
+            raise ValueError(
+                "give exactly one of 'pbf', 'graphml', 'matrix', 'place' or 'polygon'"
+            )
         return self
 
     @property
     def key(self) -> str:
-        return next(k for k in ("pbf", "graphml", "matrix") if getattr(self, k) is not None)
+        return next(k for k in _NETWORK_KEYS if getattr(self, k) is not None)
 
     @property
-    def path(self) -> Path:
-        return getattr(self, self.key)
+    def path(self) -> Path | None:
+        """The network's input file (None for ``place``)."""
+        return None if self.key == "place" else getattr(self, self.key)
+
+    @property
+    def label(self) -> str:
+        """The source for messages: the file, or ``network.place: '<name>'``."""
+        return f"network.place: {self.place!r}" if self.key == "place" else str(self.path)
+
+    @property
+    def online(self) -> bool:
+        """Downloaded with osmnx (``place`` or ``polygon``)."""
+        return self.key in ("place", "polygon")
+
+
+_NETWORK_KEYS = ("pbf", "graphml", "matrix", "place", "polygon")
+
+
+class OnlineSpec(_Strict):
+    """Downloads (``network.place`` / ``network.polygon``): servers, cache, timeouts."""
+
+    overpass_url: str = Field(
+        "https://overpass-api.de/api",
+        description="Overpass API base URL (a mirror or your own server).",
+    )
+    nominatim_url: str = Field(
+        "https://nominatim.openstreetmap.org/", description="Nominatim geocoder base URL."
+    )
+    cache_folder: Path | None = Field(
+        None, description="osmnx response cache (default: <facplan cache dir>/osmnx)."
+    )
+    timeout_s: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="Seconds to wait for a server to accept a connection."
+    )
+    read_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        180.0, description="Seconds a server may take to answer (also Overpass's [timeout])."
+    )
+    offline: bool = Field(
+        False, description="Never download: use the caches only (as `facplan run --offline`)."
+    )
+
+    @field_validator("cache_folder", mode="before")
+    @classmethod
+    def _folder(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @field_validator("overpass_url", "nominatim_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    def settings(self):
+        """These settings for :mod:`facplan.io.online`."""
+        from facplan.io.online import OnlineSettings
+
+        return OnlineSettings(**self.model_dump())
 
 
 class FacilitySource(_FileSource):
@@ -422,6 +490,7 @@ class Scenario(_Strict):
     communities: CommunitiesSpec | None = None
     population: PopulationSpec
     network: NetworkSpec
+    online: OnlineSpec = Field(default_factory=OnlineSpec)
     facilities: list[FacilitySource] = Field(default_factory=list)
     candidates: list[CandidatesSpec] = Field(default_factory=list)
     exclusions: list[ExclusionSpec] = Field(default_factory=list)
@@ -499,7 +568,8 @@ class Scenario(_Strict):
             for k in ("path", "osm_file"):
                 if getattr(self.communities, k) is not None:
                     files[f"communities.{k}"] = getattr(self.communities, k)
-        files[f"network.{self.network.key}"] = self.network.path
+        if self.network.path is not None:
+            files[f"network.{self.network.key}"] = self.network.path
         for name, items in (("facilities", self.facilities), ("candidates", self.candidates),
                             ("exclusions", self.exclusions)):
             for i, f in enumerate(items):

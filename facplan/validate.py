@@ -66,6 +66,17 @@ def _check_network(scenario: Scenario) -> None:
     fields."""
     net = scenario.network
     path = net.path
+    if net.online:
+        from facplan.io import online
+
+        settings = scenario.online.settings()
+        area = None
+        if net.polygon is not None:
+            area = online.read_area_polygon(net.polygon, key="network.polygon")
+        if settings.offline:  # validate never downloads; offline, the caches must answer
+            online.require_cached(place=net.place, polygon=area, settings=settings,
+                                  key=None if area is None else f"network.polygon: {path}")
+        return
     if net.graphml is not None:
         from facplan.network import read_graphml
 

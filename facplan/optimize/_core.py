@@ -56,10 +56,13 @@ CORE_MIN_SITES = 200
 CORE_REL_GAP = 1e-4
 #: Shares of the time limit (from the start of the solve) by which the phases end:
 #: greedy + 1-swap, Lagrangian bound, core MIP; the exact path's final MIP gets the rest.
-_EXACT_SHARES = (0.1, 0.2, 0.5)
-_HEURISTIC_SHARES = (0.3, 0.5, 1.0)
-#: A HiGHS run is not started with less time than this left.
+_EXACT_SHARES = (0.1, 0.3, 0.5)
+_HEURISTIC_SHARES = (0.3, 0.6, 1.0)
+#: A HiGHS run is not started with less time than this left, nor on a model with more
+#: pattern non-zeros than ``MIP_NNZ_PER_S`` × the seconds left (a rough, cautious rate
+#: of its root LP on two cores).
 _MIN_MIP_S = 0.05
+MIP_NNZ_PER_S = 25_000
 #: Capacitated models keep this share of the time (at most ``_MAX_S`` seconds) for the
 #: LP that serves the chosen set when the MIP stops early; that LP gets at least
 #: ``_MIN_S`` seconds.
@@ -686,23 +689,30 @@ class CoverSolver:
 
     def solve_restricted(
         self,
-        keep: np.ndarray,
+        keep: np.ndarray | None,
         start: np.ndarray,
         *,
-        time_limit_s: float,
+        deadline: float,
         mip_rel_gap: float,
-    ) -> tuple[_highs.Solution, np.ndarray | None]:
-        """The MIP over the sites in ``keep`` (which must hold ``start``'s sites).
+    ) -> tuple[_highs.Solution | None, np.ndarray | None]:
+        """The MIP over the sites in ``keep`` (all when ``None``; it must hold
+        ``start``'s sites), if it can get somewhere by ``deadline``.
 
-        Returns HiGHS's answer (its bound over the restricted model) and the open mask
-        in this model's positions (``None`` without a solution).
+        Returns HiGHS's answer (its bound is over the restricted model) and the open
+        mask in this model's positions (``None`` without a solution). When the time left
+        is too short for HiGHS to solve the root LP (:func:`mip_fits`) it is not run
+        and the answer is ``None``: HiGHS cannot be stopped inside that LP.
         """
-        sub, pos = self.restrict(keep)
+        if keep is None or keep.all():
+            sub, pos = self, np.arange(self.S)
+        else:
+            sub, pos = self.restrict(keep)
         if sub.G == 0:  # nothing left to cover: any feasible set is optimal there
             return _highs.Solution(None, 0.0, 0.0, "optimal", 0.0), start.copy()
-        sol, sel_sub = sub.mip(
-            time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start[pos]
-        )
+        left = deadline - time.perf_counter()
+        if not mip_fits(sub.A.nnz, left):
+            return None, None
+        sol, sel_sub = sub.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, start=start[pos])
         if sel_sub is None:
             return sol, None
         sel = np.zeros(self.S, dtype=bool)
@@ -821,6 +831,13 @@ class CoverSolver:
         return sp.csr_matrix((np.clip(z, 0.0, 1.0), (A.row, A.col)), shape=(self.S, self.G))
 
 
+def mip_fits(nnz: int, left_s: float) -> bool:
+    """Whether a coverage MIP with ``nnz`` pattern non-zeros is worth starting with
+    ``left_s`` seconds left: HiGHS checks its time limit between steps but not inside
+    the root LP, so a MIP whose root LP cannot finish in time would overrun it."""
+    return left_s > _MIN_MIP_S and nnz <= left_s * MIP_NNZ_PER_S
+
+
 def solve_cover(
     prob: CoverProblem,
     *,
@@ -834,10 +851,19 @@ def solve_cover(
 
     ``time_limit_s`` is the wall-clock budget of the whole call, counted from
     ``started`` (a ``time.perf_counter()`` value; default: now), reduction included.
-    Every phase stops by its share of it: greedy + 1-swap, the Lagrangian bound and the
-    core MIP check the clock as they go, and each HiGHS run gets only the time left.
-    HiGHS checks its limit between its own steps, so a run can end a little late (a big
-    root LP most; ``method="auto"`` sends big models to the heuristic path for that).
+    Every phase ends by its share of it (``_EXACT_SHARES``, ``_HEURISTIC_SHARES``):
+    greedy + 1-swap and the Lagrangian bound check the clock as they go, and each HiGHS
+    run gets only the time left — and is not started when its root LP would not fit in
+    it (:func:`mip_fits`; HiGHS cannot stop inside that LP). What remains of the
+    overshoot is HiGHS finishing a step (typically well under a second) and, for
+    capacitated models, the LP that serves the chosen set (at least
+    ``_CAPACITY_LP_MIN_S``).
+
+    Phases (uncapacitated): greedy + 1-swap; Lagrangian bound; Lagrangian heuristic
+    (the relaxation's sites, made feasible, + 1-swap); core MIP (the best sites by
+    Lagrangian gain); then, on the exact path, the MIP over the sites left by
+    Lagrangian reduced-cost fixing (:meth:`CoverSolver.eliminate`), or on the
+    heuristic path the LP bound of small models.
     """
     t0 = time.perf_counter() if started is None else started
     deadline = t0 + time_limit_s
@@ -856,37 +882,41 @@ def solve_cover(
     if capacitated:
         return _solve_capacitated(sv, red, method, t0, time_limit_s, mip_rel_gap)
 
-    # 1. greedy (by gain, and by gain per cost under a budget) + 1-swap
-    stop = until(shares[0])
-    sel = sv.greedy(deadline=stop)
+    # 1. greedy (by gain, and by gain per cost under a budget) + 1-swap; the greedy
+    #    may use all the time (it is the least answer), the swaps only their share
+    sel = sv.greedy(deadline=deadline)
     if prob.budget is not None:
-        other = sv.greedy(by_ratio=True, deadline=stop)
+        other = sv.greedy(by_ratio=True, deadline=deadline)
         if sv.value(other) > sv.value(sel):
             sel = other
-    sel = sv.local_search(sel, stop)
+    sel = sv.local_search(sel, until(shares[0]))
     obj = sv.value(sel)
     if sv.G == 0:
         status, used = ("feasible", "heuristic") if heuristic else ("optimal", "exact")
         return CoverResult(red.sites[sel], red.constant, red.constant, status, used, red)
+
+    def open_enough() -> bool:  # the gap is not closed yet
+        return bound - obj > max(mip_rel_gap * abs(bound), sv.tol)
+
     # 2. Lagrangian bound; its multipliers point at the promising sites
     bound, lam = sv.lagrangian(obj, until(shares[1]))
     bound = min(bound, sv.total_w)
     # 3. Lagrangian heuristic: the sites the relaxation opens, made feasible, + 1-swap
-    if bound - obj > sv.tol and time.perf_counter() < until(shares[1]):
+    if open_enough() and time.perf_counter() < until(shares[2]):
         c = sv.A @ lam
         _, x = sv._sub(c)
         pick = np.flatnonzero(x >= 0.5)
         cand = sv.local_search(sv.build(pick[np.argsort(-c[pick], kind="stable")]),
-                               until(shares[1]))
+                               until(shares[2]))
         if sv.value(cand) > obj:
             sel, obj = cand, sv.value(cand)
-    # 4. core MIP: the best sites by Lagrangian gain, started from the local optimum
-    if nnz > CORE_NNZ and bound - obj > max(mip_rel_gap * abs(bound), sv.tol):
+    # 4. core MIP: the best sites by Lagrangian gain, started from the best solution
+    if nnz > CORE_NNZ and open_enough():
         keep = sv.core(lam, sel)
-        left = until(shares[2]) - time.perf_counter()
-        if 2 * int(keep.sum()) <= sv.S and left > _MIN_MIP_S:
+        if 2 * int(keep.sum()) <= sv.S:
             _, cand = sv.solve_restricted(
-                keep, sel, time_limit_s=left, mip_rel_gap=max(mip_rel_gap, CORE_REL_GAP)
+                keep, sel, deadline=until(shares[2]),
+                mip_rel_gap=max(mip_rel_gap, CORE_REL_GAP),
             )
             if cand is not None and sv.value(cand) > obj:
                 sel, obj = cand, sv.value(cand)
@@ -901,18 +931,26 @@ def solve_cover(
             red.sites[sel], obj + red.constant, max(bound, obj) + red.constant, "feasible",
             "heuristic", red,
         )
-    # 5. the MIP, over the sites that Lagrangian reduced-cost fixing leaves
-    left = deadline - time.perf_counter()
-    if left <= _MIN_MIP_S:
-        status = "time_limit"
-    else:
+    # 5. the MIP, over the sites that Lagrangian reduced-cost fixing leaves; while
+    #    that MIP is too big for the time left, more subgradient steps (a better bound
+    #    fixes more sites)
+    sol, status = None, "time_limit"
+    for extra in range(2):
         keep = sv.eliminate(lam, obj)
-        if keep is None or keep.all():
-            sol, cand = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, start=sel)
-        else:
+        kept = sv.S if keep is None else int((keep | sel).sum())
+        if extra or not open_enough() or mip_fits(
+            nnz * kept // max(sv.S, 1), deadline - time.perf_counter()
+        ):
             sol, cand = sv.solve_restricted(
-                keep | sel, sel, time_limit_s=left, mip_rel_gap=mip_rel_gap
+                None if keep is None else keep | sel, sel, deadline=deadline,
+                mip_rel_gap=mip_rel_gap,
             )
+            break
+        more, lam2 = sv.lagrangian(obj, deadline - 0.25 * (deadline - time.perf_counter()),
+                                   lam=lam)
+        if more < bound:
+            bound, lam = more, lam2
+    if sol is not None:
         if sol.status == "infeasible":  # pragma: no cover - the models check feasibility
             raise RuntimeError("the optimization model is infeasible")
         if cand is not None and sv.value(cand) >= obj:
