@@ -303,12 +303,6 @@ ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 as_root = pytest.mark.skipif(ROOT, reason="root reads files whatever their permissions")
 
 
-def fix(reason: str) -> tuple:
-    """Marks of a case that facplan gets wrong today (see the reason)."""
-    return (pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason),)
-
-
-NO_USABLE = ()
 
 # --------------------------------------------------------------------------- the corpus
 
@@ -474,12 +468,12 @@ CASES: list[Case] = [
          ("candidates", "no usable candidate"), cli=True),
     Case("candidates-none-usable-too-small-counted",
          _layer("candidates.gpkg", lambda g: g.assign(area_m2=10.0)),
-         ("candidates", "no usable candidate", "32 ", "too small"), marks=NO_USABLE),
+         ("candidates", "no usable candidate", "32 ", "too small")),
     Case("candidates-none-usable-too-far", _layer("candidates.gpkg", _shift(list(range(32)), 9e3)),
-         ("candidates", "no usable candidate", "32 ", "too far"), marks=NO_USABLE),
+         ("candidates", "no usable candidate", "32 ", "too far")),
     Case("candidates-none-usable-other-kind",
          _layer("candidates.gpkg", lambda g: g.assign(kind="neighbourhood_centre")),
-         ("candidates", "no usable candidate", "32 ", "other kind"), marks=NO_USABLE),
+         ("candidates", "no usable candidate", "32 ", "other kind")),
     # ---- optimize settings ------------------------------------------------------------
     Case("optimize-sites-and-budget", _set("optimize.0.budget", 3.0),
          ("optimize.0", "'sites' or 'budget', not both"), cli=True),
