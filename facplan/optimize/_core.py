@@ -30,9 +30,16 @@ __all__ = [
     "merge_identical_rows",
     "greedy_rank",
     "solve_cover",
+    "mip_fits",
+    "root_lp_seconds",
     "HEURISTIC_NNZ",
     "LP_BOUND_NNZ",
     "IPM_ROOT_NNZ",
+    "LAGRANGIAN_ITER",
+    "CORE_NNZ",
+    "CORE_FACTOR",
+    "CORE_MIN_SITES",
+    "CORE_REL_GAP",
 ]
 
 #: ``method="auto"`` switches to the heuristic above this many non-zeros in the reduced
@@ -42,10 +49,8 @@ HEURISTIC_NNZ = 500_000
 LP_BOUND_NNZ = 100_000
 #: MIPs with more non-zeros solve their root LP by interior point (much faster there).
 IPM_ROOT_NNZ = 100_000
-#: The Lagrangian bound runs at most this many subgradient steps ...
+#: The Lagrangian bound runs at most this many subgradient steps.
 LAGRANGIAN_ITER = 600
-#: ... with compiled (numba) loops from this many cell groups up.
-KERNEL_MIN_CELLS = 20_000
 #: The core MIP (a MIP over the sites with the best Lagrangian gains, improving the
 #: greedy + 1-swap solution) runs on models with more non-zeros than this; its size is
 #: ``CORE_FACTOR`` × the sites opened, at least ``CORE_MIN_SITES``.
@@ -58,11 +63,9 @@ CORE_REL_GAP = 1e-4
 #: greedy + 1-swap, Lagrangian bound, core MIP; the exact path's final MIP gets the rest.
 _EXACT_SHARES = (0.1, 0.3, 0.5)
 _HEURISTIC_SHARES = (0.3, 0.6, 1.0)
-#: A HiGHS run is not started with less time than this left, nor on a model with more
-#: pattern non-zeros than ``MIP_NNZ_PER_S`` × the seconds left (a rough, cautious rate
-#: of its root LP on two cores).
+#: A HiGHS run is not started with less time than this left (nor when its root LP
+#: would not fit in the time left, see :func:`mip_fits`).
 _MIN_MIP_S = 0.05
-MIP_NNZ_PER_S = 25_000
 #: Capacitated models keep this share of the time (at most ``_MAX_S`` seconds) for the
 #: LP that serves the chosen set when the MIP stops early; that LP gets at least
 #: ``_MIN_S`` seconds.
@@ -292,7 +295,6 @@ class CoverSolver:
         if m.any():
             np.minimum.at(self.min_cost, self.group[m], self.cost[m])
         self.budget_tol = 0.0 if self.budget is None else 1e-9 * max(1.0, self.budget)
-        self._kernels = None  # the compiled loops, loaded for big models
 
     # ------------------------------------------------------------------ helpers
     def value(self, sel: np.ndarray) -> float:
@@ -533,8 +535,6 @@ class CoverSolver:
         nz = np.flatnonzero(x)
         if len(nz) * 4 > self.S:
             return self.AT @ x
-        if self._kernels is not None:
-            return self._kernels.cover_count(self.A.indptr, self.A.indices, x, nz, self.G)
         rows = self.A[nz]
         return np.bincount(
             rows.indices, weights=np.repeat(x[nz], np.diff(rows.indptr)), minlength=self.G
@@ -543,9 +543,10 @@ class CoverSolver:
     @staticmethod
     def _direction(cnt, lam, w, prev, deflect):
         s = cnt - 1.0 + deflect * prev
+        s[np.abs(s) < 1e-12] = 0.0  # decayed deflection: no denormals (they are slow)
         prev[:] = s
         s[((s > 0) & (lam <= 0)) | ((s < 0) & (lam >= w))] = 0.0
-        return s, float(s @ s)
+        return s, float((s * s).sum())  # not s @ s: BLAS threads are slow on small vectors
 
     @staticmethod
     def _move(lam, w, s, step):
@@ -558,6 +559,7 @@ class CoverSolver:
         deadline: float,
         max_iter: int = LAGRANGIAN_ITER,
         lam: np.ndarray | None = None,
+        theta: float = 2.0,
     ) -> tuple[float, np.ndarray]:
         """Upper bound on the reduced optimum by subgradient optimisation.
 
@@ -570,37 +572,30 @@ class CoverSolver:
         (half of the previous direction is kept); the step factor halves when the bound
         stalls. Stops after ``max_iter`` iterations, at ``deadline`` (checked every
         iteration), when the bound meets ``lower`` or when the steps become tiny.
+        ``lam`` and ``theta`` (the first step factor) warm-start it.
         """
         if self.G == 0:
             return 0.0, np.zeros(0)
-        if self.G >= KERNEL_MIN_CELLS and self._kernels is None:
-            from facplan.optimize import _kernels
-
-            self._kernels = _kernels
-        direction, move = (
-            (self._direction, self._move) if self._kernels is None
-            else (self._kernels.direction, self._kernels.move)
-        )
         lam = self.w.copy() if lam is None else np.clip(lam, 0.0, self.w)
         slack = float((self.w - lam).sum())
         best, best_lam = np.inf, lam
-        theta, stall = 2.0, 0
+        stall = 0
         prev = np.zeros(self.G)
         for _ in range(max_iter):
             val, x = self._sub(self.A @ lam)
             L = slack + val
-            if L < best - self.tol:
-                best, best_lam, stall = L, lam, 0
-            else:
-                stall += 1
-                if stall >= 15:
-                    theta, stall = theta / 2.0, 0
-            if best - lower <= self.tol or theta < 1e-4 or time.perf_counter() > deadline:
+            # progress below a millionth of the bound counts as a stall
+            stall = 0 if L < best - max(self.tol, 1e-6 * abs(L)) else stall + 1
+            if L < best:
+                best, best_lam = L, lam
+            if stall >= 15:
+                theta, stall = theta / 2.0, 0
+            if best - lower <= self.tol or theta < 1e-3 or time.perf_counter() > deadline:
                 break
-            s, ns = direction(self._cover_count(x), lam, self.w, prev, 0.5)
+            s, ns = self._direction(self._cover_count(x), lam, self.w, prev, 0.5)
             if ns <= 0:
                 break
-            lam, slack = move(lam, self.w, s, theta * max(L - lower, self.tol) / ns)
+            lam, slack = self._move(lam, self.w, s, theta * max(L - lower, self.tol) / ns)
         return float(best), best_lam
 
     def lagrangian_bound(
@@ -610,52 +605,65 @@ class CoverSolver:
         return self.lagrangian(lower, deadline, max_iter)[0]
 
     # ------------------------------------------------------------------ reductions
-    def eliminate(self, lam: np.ndarray, lower: float) -> np.ndarray | None:
+    def eliminate(self, lam: np.ndarray, lower: float) -> np.ndarray:
         """Sites that can be open in a solution better than ``lower`` (Lagrangian
-        reduced-cost fixing), as a mask; ``None`` when the test does not apply (groups).
+        reduced-cost fixing), as a mask.
 
         With the multipliers ``λ`` (any in ``[0, w]``), ``L_j`` — the Lagrangian bound
-        with ``x_j = 1`` imposed — bounds every solution that opens ``j``. A site with
-        ``L_j < lower`` can only be in solutions worse than ``lower``, so an optimum over
-        the remaining sites is an optimum of the whole model (and a bound proven over them
-        is, once ≥ ``lower``, a bound of the whole model). Fixed sites and the sites the
-        relaxation opens are always kept.
+        with ``x_j = 1`` imposed, or an upper bound of it — bounds every solution that
+        opens ``j``. A site with ``L_j < lower`` can only be in solutions worse than
+        ``lower``, so an optimum over the remaining sites is an optimum of the whole
+        model (and a bound proven over them is, once ≥ ``lower``, a bound of the whole
+        model). Fixed sites and the sites the relaxation opens are always kept.
         """
         free = ~self.fixed
-        if self.G == 0 or (self.group[free] >= 0).any():
-            return None
         c = self.A @ lam
         val, x = self._sub(c)
-        L = float((self.w - lam).sum()) + val
+        slack = float((self.w - lam).sum())
+        L = slack + val
         if self.p is not None:
-            slots = self.p - int(self.fixed.sum())
-            if slots <= 0:
-                Lj = np.full(self.S, -np.inf)
-            else:
-                pos = np.sort(c[free & (c > 0)])
-                theta = float(pos[-slots]) if len(pos) >= slots else 0.0
-                # forcing j in replaces the weakest item of the relaxed solution
-                Lj = L - np.maximum(0.0, theta - c)
+            # mirrors _sub: exact groups take their best member, then the best `slots`
+            # of the ungrouped sites and the best members of the other groups
+            g = self.group
+            gi = np.maximum(g, 0)
+            blocked = free & (g >= 0) & self._group_used(self.fixed)[gi]
+            cand = free & ~blocked
+            grouped = np.flatnonzero(cand & (g >= 0))
+            best = np.full(self.n_groups, -np.inf)
+            np.maximum.at(best, g[grouped], c[grouped])
+            has = np.isfinite(best)
+            slots = self.p - int(self.fixed.sum()) - int((has & self.exact).sum())
+            pool = np.concatenate([c[cand & (g < 0)], best[has & ~self.exact]])
+            pool = np.sort(pool[pool > 0])
+            theta = float(pool[-slots]) if slots > 0 and len(pool) >= slots else 0.0
+            # forcing j in: it replaces its group's best member (exact groups), or the
+            # weakest chosen item unless its group's member was chosen
+            rep = np.where(g >= 0, np.maximum(best[gi], theta), np.maximum(c, theta))
+            Lj = L - rep + c
+            in_exact = (g >= 0) & self.exact[gi]
+            Lj = np.where(in_exact, L - best[gi] + c, Lj)
+            if slots <= 0:  # no room besides the exact groups
+                Lj = np.where(in_exact, Lj, -np.inf)
+            Lj = np.where(blocked, -np.inf, np.minimum(Lj, L))
         else:
+            # fractional knapsack (groups dropped, as in _sub)
             room = float(self.budget) - float(self.cost[self.fixed].sum())
             items = np.flatnonzero(free & (c > 0) & (self.cost > 0))
-            base = val - float((c * x)[items].sum())  # fixed and free positive items
+            base = val - float((c * x)[items].sum())  # fixed and zero-cost items
             ratio = c[items] / self.cost[items]
             o = np.argsort(-ratio, kind="stable")
             cum_c = np.concatenate([[0.0], np.cumsum(self.cost[items][o])])
             cum_v = np.concatenate([[0.0], np.cumsum(c[items][o])])
             r = room - self.cost
-            m = np.searchsorted(cum_c, r, side="right") - 1  # items that fit whole
-            m = np.clip(m, 0, len(items))
+            m = np.clip(np.searchsorted(cum_c, r, side="right") - 1, 0, len(items))
             nxt = np.minimum(m, max(len(items) - 1, 0))
             part = np.where(
                 m < len(items), (r - cum_c[m]) * (ratio[o][nxt] if len(items) else 0.0), 0.0
             )
             # c_j + knapsack of what is left (j may be counted twice: an upper bound)
-            Lj = float((self.w - lam).sum()) + c + base + cum_v[m] + np.maximum(part, 0.0)
+            Lj = slack + c + base + cum_v[m] + np.maximum(part, 0.0)
             Lj = np.where(r >= -self.budget_tol, np.minimum(Lj, L), -np.inf)
-        keep = (Lj >= lower - self.tol) | self.fixed | (x > 1.0 - 1e-9)
-        return keep
+        return (Lj >= lower - self.tol) | self.fixed | (x > 1.0 - 1e-9)
 
     def restrict(self, keep: np.ndarray) -> tuple[CoverSolver, np.ndarray]:
         """The model with only the sites in ``keep`` (a mask), reduced again.
@@ -831,11 +839,19 @@ class CoverSolver:
         return sp.csr_matrix((np.clip(z, 0.0, 1.0), (A.row, A.col)), shape=(self.S, self.G))
 
 
+def root_lp_seconds(nnz: int) -> float:
+    """A cautious estimate of HiGHS's root LP time for a coverage MIP with ``nnz``
+    pattern non-zeros (measured on two cores: ~3 s at 180 k, ~13 s at 460 k, ~40 s at
+    920 k, ~300 s at 1.6 M non-zeros; interior point, whose work grows faster than the
+    size)."""
+    return nnz / 50_000 + (nnz / 100_000) ** 2.2
+
+
 def mip_fits(nnz: int, left_s: float) -> bool:
     """Whether a coverage MIP with ``nnz`` pattern non-zeros is worth starting with
     ``left_s`` seconds left: HiGHS checks its time limit between steps but not inside
     the root LP, so a MIP whose root LP cannot finish in time would overrun it."""
-    return left_s > _MIN_MIP_S and nnz <= left_s * MIP_NNZ_PER_S
+    return left_s > _MIN_MIP_S and root_lp_seconds(nnz) <= left_s
 
 
 def solve_cover(
@@ -936,18 +952,16 @@ def solve_cover(
     #    fixes more sites)
     sol, status = None, "time_limit"
     for extra in range(2):
-        keep = sv.eliminate(lam, obj)
-        kept = sv.S if keep is None else int((keep | sel).sum())
+        keep = sv.eliminate(lam, obj) | sel
         if extra or not open_enough() or mip_fits(
-            nnz * kept // max(sv.S, 1), deadline - time.perf_counter()
+            nnz * int(keep.sum()) // sv.S, deadline - time.perf_counter()
         ):
             sol, cand = sv.solve_restricted(
-                None if keep is None else keep | sel, sel, deadline=deadline,
-                mip_rel_gap=mip_rel_gap,
+                keep, sel, deadline=deadline, mip_rel_gap=mip_rel_gap
             )
             break
         more, lam2 = sv.lagrangian(obj, deadline - 0.25 * (deadline - time.perf_counter()),
-                                   lam=lam)
+                                   lam=lam, theta=0.5)
         if more < bound:
             bound, lam = more, lam2
     if sol is not None:
@@ -978,8 +992,11 @@ def _solve_capacitated(sv, red, method, t0, time_limit_s, mip_rel_gap) -> CoverR
         bound = min(bound, lag)
     # keep a little time for the LP that serves a set found when the MIP stops early
     reserve = min(_CAPACITY_LP_SHARE * time_limit_s, _CAPACITY_LP_MAX_S)
-    left = max(deadline - time.perf_counter() - reserve, _MIN_MIP_S)
-    sol, sel = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, start=start)
+    left = deadline - time.perf_counter() - reserve
+    if mip_fits(4 * sv.A.nnz, left):  # z_jg, z_jg ≤ x_j: about four times the pattern
+        sol, sel = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, start=start)
+    else:
+        sol, sel = _highs.Solution(None, float("nan"), float("inf"), "time_limit", 0.0), None
     if sol.status == "infeasible":  # pragma: no cover - the models check feasibility first
         raise RuntimeError("the optimization model is infeasible")
     x = sol.x

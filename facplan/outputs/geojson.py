@@ -50,27 +50,28 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def write_geojson(path: Path, gdf: gpd.GeoDataFrame) -> None:
-    """Write ``gdf`` as GeoJSON in EPSG:4326 (RFC 7946), deterministically."""
+    """Write ``gdf`` as GeoJSON in EPSG:4326 (RFC 7946), deterministically.
+
+    Geometries are serialised in one vectorised GEOS call; properties with fixed float
+    rounding, in the frame's column order.
+    """
     g = gdf.to_crs(4326) if gdf.crs is not None else gdf
     geoms = shapely.transform(
         g.geometry.values, lambda c: np.round(c, COORD_DECIMALS)
     )
+    geo_json = shapely.to_geojson(geoms)
     props = [c for c in g.columns if c != g.geometry.name]
     records = g[props].to_dict(orient="records")
-    features = []
-    for rec, geom in zip(records, geoms, strict=True):
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {k: clean_value(v) for k, v in rec.items()},
-                "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
-            }
+    parts = []
+    for rec, gj in zip(records, geo_json, strict=True):
+        p = json.dumps({k: clean_value(v) for k, v in rec.items()}, ensure_ascii=False,
+                       allow_nan=False, separators=(",", ":"))
+        parts.append(
+            '{"type":"Feature","properties":' + p + ',"geometry":'
+            + ("null" if gj is None else gj) + "}"
         )
-    doc = {"type": "FeatureCollection", "features": features}
-    Path(path).write_text(
-        json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n",
-        encoding="utf-8",
-    )
+    text = '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}\n"
+    Path(path).write_text(text, encoding="utf-8")
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> None:
