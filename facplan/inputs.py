@@ -95,6 +95,13 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     if c is not None:
         if c.path is not None or c.postgis is not None:
             raw_comm = read_communities(c)
+        elif c.osm_file is None and default_pbf is None and scenario.network.online:
+            from facplan.io.online import read_online_admin
+
+            raw_comm = read_online_admin(
+                c.osm_admin_level, area=_online_area(scenario),
+                settings=scenario.online.settings(),
+            )
         else:
             from facplan.io.osm import read_osm_admin
 
@@ -198,6 +205,15 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     return Layers(crs, cells, communities, facilities, candidates, exclusions, warn)
 
 
+def _online_area(scenario: Scenario) -> Any:
+    """The area of an online network (``network.place`` or ``network.polygon``)."""
+    from facplan.io.online import network_area
+
+    net = scenario.network
+    return network_area(place=net.place, polygon=net.polygon,
+                        settings=scenario.online.settings())
+
+
 def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd.GeoDataFrame:
     parts = []
     for i, src in enumerate(scenario.facilities):
@@ -210,9 +226,17 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
         else:
             from facplan.io.osm import osm_facilities, read_osm_features
 
-            feats = read_osm_features(
-                pbf(src.osm_file or scenario.osm_file), src.osm, source=f"facilities{i}"
-            )
+            if src.osm_file is None and scenario.osm_file is None and scenario.network.online:
+                from facplan.io.online import read_online_features
+
+                feats = read_online_features(
+                    src.osm, area=_online_area(scenario), source=f"facilities{i}",
+                    settings=scenario.online.settings(), key=f"facilities.{i}.osm",
+                )
+            else:
+                feats = read_osm_features(
+                    pbf(src.osm_file or scenario.osm_file), src.osm, source=f"facilities{i}"
+                )
             f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
             f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()

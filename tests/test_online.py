@@ -630,3 +630,36 @@ def test_online_admin_boundaries(tmp_path):
     with pytest.raises(InputError, match="Overpass response with the OSM objects tagged "
                                          "admin_level=8"):
         read_online_admin(8, area=AREA, settings=settings)
+
+
+def test_place_scenario_takes_osm_facilities_online(tmp_path, poa):
+    """`facilities: [{osm: …}]` on a `place:` network comes from Overpass (the cache)."""
+    import pandas as pd
+
+    import facplan
+    from facplan.io.online import features_requests
+    from facplan.scenario import scenario_from_dict
+
+    settings = _offline(tmp_path)
+    area = _fill_cache(settings, poa)
+    c = area.representative_point()
+    tags = {"leisure": ["pitch"]}
+    (req,) = features_requests(area, tags, settings)
+    _write(req.file, _answer([{"type": "node", "id": 7, "lon": c.x, "lat": c.y,
+                               "tags": {"leisure": "pitch", "name": "Campo"}}]))
+    hexes = pd.read_csv(shared_file("porto_alegre", "poa_hexgrid.csv"))
+    hexes[shapely.intersects_xy(area, hexes["lon"], hexes["lat"])].to_csv(
+        tmp_path / "pop.csv", index=False)
+    data = {
+        "name": "poa-online-facilities", "crs": 32722, "min_component_nodes": 1,
+        "population": {"path": "pop.csv", "field": "population", "id_field": "id"},
+        "network": {"place": PLACE},
+        "online": {"offline": True, "cache_folder": str(settings.folder)},
+        "facilities": [{"osm": tags, "kind": "sports_park"}],
+        "map": {"tiles": "none"},
+    }
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path), cache=False)
+    assert res.facilities["facility_id"].tolist() == ["facilities0-0"]
+    assert res.facilities["tier"].tolist() == ["compound"]  # a point: smallest tier
+    d = res.demand["dist_sports_park_compound"]
+    assert d.notna().any() and d.min() < 300
