@@ -63,6 +63,10 @@ CORE_REL_GAP = 1e-4
 #: greedy + 1-swap, Lagrangian bound, core MIP; the exact path's final MIP gets the rest.
 _EXACT_SHARES = (0.1, 0.3, 0.5)
 _HEURISTIC_SHARES = (0.3, 0.6, 1.0)
+#: On the heuristic path the core MIP and the LP bound stop after at most
+#: ``max(_EXTRA_MIN_S, _EXTRA_RATIO × the time spent before them)`` (and the limit).
+_EXTRA_MIN_S = 5.0
+_EXTRA_RATIO = 2.0
 #: A HiGHS run is not started with less time than this left (nor when its root LP
 #: would not fit in the time left, see :func:`mip_fits`).
 _MIN_MIP_S = 0.05
@@ -926,18 +930,26 @@ def solve_cover(
                                until(shares[2]))
         if sv.value(cand) > obj:
             sel, obj = cand, sv.value(cand)
+    def step_deadline(share: float) -> float:
+        # on the heuristic path an optional step also stops at a multiple of the time
+        # spent so far: a big time limit does not make the fast path slow
+        now = time.perf_counter()
+        if not heuristic:
+            return until(share)
+        return min(until(share), now + max(_EXTRA_MIN_S, _EXTRA_RATIO * (now - t0)))
+
     # 4. core MIP: the best sites by Lagrangian gain, started from the best solution
     if nnz > CORE_NNZ and open_enough():
         keep = sv.core(lam, sel)
         if 2 * int(keep.sum()) <= sv.S:
             _, cand = sv.solve_restricted(
-                keep, sel, deadline=until(shares[2]),
+                keep, sel, deadline=step_deadline(shares[2]),
                 mip_rel_gap=max(mip_rel_gap, CORE_REL_GAP),
             )
             if cand is not None and sv.value(cand) > obj:
                 sel, obj = cand, sv.value(cand)
     if heuristic:
-        left = deadline - time.perf_counter()
+        left = step_deadline(1.0) - time.perf_counter()
         if nnz <= LP_BOUND_NNZ and left > _MIN_MIP_S and bound - obj > sv.tol:
             lp, _ = sv.mip(time_limit_s=left, mip_rel_gap=mip_rel_gap, relax=True)
             if lp.status == "optimal":
