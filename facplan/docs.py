@@ -147,7 +147,7 @@ DESCRIPTIONS: dict[str, str] = {
     "distance.",
     "optimize[].method": "`exact`: MIP through HiGHS with a proven bound; `heuristic`: "
     "greedy + swap with a Lagrangian/LP bound; `auto`: exact unless the model is very "
-    "large (more than 2 million matrix entries).",
+    "large (more than 500,000 matrix entries).",
     "optimize[].time_limit_s": "Time limit of the solver. When it is reached the best "
     "solution found is kept; `bound` and `gap` in summary.json say how far from the "
     "optimum it can be.",

@@ -7,8 +7,11 @@ may be open. MCLP, its community and capacity variants and the multi-tier model 
 this problem with different inputs.
 
 Solving goes through :func:`reduce` (drop cells that cannot change the answer, merge
-cells with identical covering-site sets) and :class:`CoverSolver`: a greedy + 1-swap
-local search, a Lagrangian (or LP) upper bound, and the exact MIP through HiGHS.
+cells with identical covering-site sets, vectorized) and :class:`CoverSolver`: a greedy +
+1-swap local search, a Lagrangian upper bound (subgradient), a Lagrangian heuristic, a
+"core" MIP over the sites with the best Lagrangian gains, Lagrangian reduced-cost fixing,
+and the exact MIP through HiGHS over the sites left. :func:`solve_cover` runs them within
+one wall-clock budget.
 """
 
 from __future__ import annotations
@@ -198,17 +201,18 @@ def merge_identical_rows(T: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         inverse = np.asarray(inverse, dtype=np.int64).ravel()
         if _same_rows(T, first[inverse]):
             return first, inverse
-    # three independent 64-bit collisions: practically impossible; group exactly
-    seen: dict[bytes, int] = {}  # pragma: no cover
-    inverse = np.empty(m, dtype=np.int64)  # pragma: no cover
-    firsts: list[int] = []  # pragma: no cover
-    for r_ in range(m):  # pragma: no cover
+    # collisions under three independent 64-bit hashes (practically impossible):
+    # group exactly, row by row
+    seen: dict[bytes, int] = {}
+    inverse = np.empty(m, dtype=np.int64)
+    firsts: list[int] = []
+    for r_ in range(m):
         key = T.indices[T.indptr[r_] : T.indptr[r_ + 1]].tobytes()
         k = seen.setdefault(key, len(firsts))
         if k == len(firsts):
             firsts.append(r_)
         inverse[r_] = k
-    return np.asarray(firsts, dtype=np.int64), inverse  # pragma: no cover
+    return np.asarray(firsts, dtype=np.int64), inverse
 
 
 def reduce(prob: CoverProblem) -> Reduced:
@@ -930,6 +934,7 @@ def solve_cover(
                                until(shares[2]))
         if sv.value(cand) > obj:
             sel, obj = cand, sv.value(cand)
+
     def step_deadline(share: float) -> float:
         # on the heuristic path an optional step also stops at a multiple of the time
         # spent so far: a big time limit does not make the fast path slow
@@ -997,7 +1002,7 @@ def _solve_capacitated(sv, red, method, t0, time_limit_s, mip_rel_gap) -> CoverR
     deadline = t0 + time_limit_s
     # the (uncapacitated) greedy only seeds the MIP with a feasible point; its
     # Lagrangian bound holds here too: served weight never exceeds covered weight
-    start = sv.greedy(deadline=t0 + _EXACT_SHARES[0] * time_limit_s)
+    start = sv.greedy(deadline=deadline)
     bound = sv.total_w
     if sv.G:
         lag, _ = sv.lagrangian(sv.value(start), t0 + _EXACT_SHARES[1] * time_limit_s)

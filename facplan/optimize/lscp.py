@@ -31,6 +31,9 @@ from facplan.optimize._core import CoverProblem, greedy_rank, reduce
 __all__ = ["LSCP"]
 
 _NAME = "LSCP"
+#: ``method="auto"`` switches to the heuristic above this many non-zeros (the MCLP
+#: family has its own, lower threshold: ``facplan.optimize._core.HEURISTIC_NNZ``).
+HEURISTIC_NNZ = 2_000_000
 
 
 class LSCP(Model):
@@ -241,7 +244,7 @@ class LSCP(Model):
         u = np.minimum.reduceat(per[Ac.indices], Ac.indptr[:-1]) if Ac.nnz else np.zeros(G)
         simple = fixed_cost + float(u.sum())
         heuristic = prm["method"] == "heuristic" or (
-            prm["method"] == "auto" and A.nnz > _core.HEURISTIC_NNZ
+            prm["method"] == "auto" and A.nnz > HEURISTIC_NNZ
         )
         kw = self._model(A, unit, fixed)
         if heuristic:

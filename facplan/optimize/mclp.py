@@ -79,23 +79,44 @@ class MCLP(Model):
     must leave room for them); with ``budget`` the cheapest centres must fit in it; the
     remaining sites or money go to any site for the most coverage.
 
-    **Method.** ``"exact"``: a greedy + 1-swap start, then the sparse MIP through HiGHS
-    (``x_j`` binary, ``y_g ∈ [0, 1]``, ``y_g ≤ Σ_{j covers g} x_j``) on the reduced model
-    (cells already covered, with zero weight, with no covering site or surely covered by
-    a forced site dropped; cells with identical covering-site sets merged); ``bound_`` is
-    HiGHS's dual bound. If the time limit stops it, ``status_ = "time_limit"`` and the
-    best solution found is reported with the bound proven so far. ``"heuristic"``:
-    greedy (by gain, and by gain per cost under a budget) + 1-swap local search;
-    ``bound_`` is the best of the total coverable weight, a Lagrangian bound
-    (subgradient on ``y_g ≤ Σ x_j``) and, for models up to ``LP_BOUND_NNZ``
-    (100,000) non-zeros, the LP relaxation; ``status_ = "feasible"``. ``"auto"``
-    (default): the heuristic when the reduced model has more than ``HEURISTIC_NNZ``
-    (2 million) non-zeros, else the exact path; when that exact solve hits the time
-    limit ``method_`` is reported as ``"heuristic"`` (a solution without optimality
-    proof; ``bound_`` is then the better of HiGHS's bound and the Lagrangian bound).
-    Every bound is ≥ the true optimum, so ``gap_`` is an honest worst case; on
-    instances whose LP relaxation is weak (e.g. random, non-spatial coverage) it can
-    be large even when the solution is good.
+    **Method.** Every method first reduces the model (cells already covered, with zero
+    weight, with no covering site or surely covered by a forced site dropped; cells with
+    identical covering-site sets merged) and then runs: greedy (by gain, and by gain per
+    cost under a budget) + 1-swap local search; a Lagrangian bound (subgradient on
+    ``y_g ≤ Σ_{j covers g} x_j``); a Lagrangian heuristic (the sites the relaxation
+    opens, made feasible, + 1-swap); and on models over ``CORE_NNZ`` non-zeros a *core*
+    MIP through HiGHS over the few sites with the best Lagrangian gains (a few times the
+    sites opened), which improves the solution. ``"exact"`` then removes every site that
+    the Lagrangian bound proves cannot be in a solution better than the one found
+    (reduced-cost fixing) and solves the sparse MIP (``x_j`` binary, ``y_g ∈ [0, 1]``,
+    ``y_g ≤ Σ x_j``) over the sites left through HiGHS; an optimum there is an optimum
+    of the whole model, ``bound_`` is the better of HiGHS's dual bound and the
+    Lagrangian bound and ``status_ = "optimal"`` when proven, else ``"time_limit"``
+    with the best solution found (also when the MIP left is too big for its root LP to
+    finish in the time left: it is then not started). ``"heuristic"`` stops after the
+    core MIP; ``bound_`` is the Lagrangian bound (or, for models up to
+    ``LP_BOUND_NNZ`` (100,000) non-zeros, the LP relaxation if better);
+    ``status_ = "feasible"``. ``"auto"`` (default): the heuristic when the reduced model
+    has more than ``HEURISTIC_NNZ`` (500,000) non-zeros, else the exact path; when that
+    exact solve stops at the time limit ``method_`` is reported as ``"heuristic"`` (a
+    solution without optimality proof). Every bound is ≥ the true optimum, so ``gap_``
+    is an honest worst case; on instances whose LP relaxation is weak (e.g. random,
+    non-spatial coverage, or many sites that saturate the area) it can be large even
+    when the solution is good. On metro-size spatial models (20,000 candidates, 300,000
+    cells, 2 million non-zeros, 200 sites) the heuristic path typically ends within
+    seconds at a gap of about 0.1%.
+
+    **Time limit.** ``time_limit_s`` is a wall-clock budget for the whole of
+    :meth:`solve` (reduction, heuristics, bounds, MIPs). Each phase ends by its share of
+    it, the local search and the subgradient check the clock at every step, and HiGHS
+    only gets the time left — and is not started when its root LP (which it cannot
+    interrupt) would not fit in it. The overshoot left is HiGHS finishing its current
+    step and the final ranking, typically well under a second; with ``capacity`` the
+    LP that serves the chosen set still runs (at least half a second). On the heuristic
+    path the core MIP and the LP bound also stop after twice the time spent before them
+    (at least 5 s), so a large limit does not slow that path down. With ``capacity``
+    the greedy start and the Lagrangian bound (of the uncapacitated model, still valid)
+    precede the capacitated MIP.
 
     Attributes
     ----------
@@ -189,7 +210,7 @@ class MCLP(Model):
         require_one_in
             Community indices that must get exactly one new site.
         time_limit_s
-            Wall-time limit of :meth:`solve` in seconds.
+            Wall-clock budget of the whole :meth:`solve` in seconds (see *Time limit*).
         method
             ``"auto"``, ``"exact"`` or ``"heuristic"`` (see the class notes).
         mip_rel_gap

@@ -49,7 +49,8 @@ class MultiTierMCLP(Model):
     ``force`` takes ``(location, tier)`` pairs; ``forbid`` locations (for every tier).
     Rank: one greedy pass over all chosen (location, tier) pairs by marginal newly
     covered weight summed over tiers, ties by ``site_id`` then tier; pairs adding nothing
-    are dropped unless forced.
+    are dropped unless forced. ``method`` and ``time_limit_s`` (a wall-clock budget for
+    the whole :meth:`solve`) work as in :class:`~facplan.optimize.MCLP`.
 
     Attributes
     ----------

@@ -27,6 +27,9 @@ from facplan.optimize._base import (
 __all__ = ["PMedian"]
 
 _NAME = "PMedian"
+#: ``method="auto"`` switches to the heuristic above this many non-zeros (the MCLP
+#: family has its own, lower threshold: ``facplan.optimize._core.HEURISTIC_NNZ``).
+HEURISTIC_NNZ = 2_000_000
 
 
 def _as_distances(matrix: Any, name: str, n_cells: int | None = None) -> sp.csr_matrix:
@@ -406,7 +409,7 @@ class _PSolver:
         lb_cost = self.base.copy()
         np.minimum.at(lb_cost, self.cols[allowed], self.dist[allowed])
         trivial = float((self.w * lb_cost).sum())
-        heuristic = method == "heuristic" or (method == "auto" and nnz > _core.HEURISTIC_NNZ)
+        heuristic = method == "heuristic" or (method == "auto" and nnz > HEURISTIC_NNZ)
         share = 0.8 if heuristic else 0.1
         sel = self.local_search(self.greedy(), t0 + share * time_limit_s)
         obj = self.value(sel)
