@@ -19,7 +19,15 @@ import numpy as np
 
 from facplan.network import Graph
 
-__all__ = ["CACHE_VERSION", "WALK_FILTER", "cache_dir", "graph_key", "cached_graph"]
+__all__ = [
+    "CACHE_VERSION",
+    "WALK_FILTER",
+    "cache_dir",
+    "file_sha256",
+    "graph_key",
+    "cached_graph",
+    "cached_by_key",
+]
 
 #: Bumped whenever the way a graph is built changes, so old entries are not reused.
 CACHE_VERSION = 1
@@ -39,7 +47,8 @@ def cache_dir() -> Path:
     return Path(base) / "facplan"
 
 
-def _file_hash(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 hex digest of a file's bytes (read in 1 MiB chunks)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -49,7 +58,7 @@ def _file_hash(path: Path) -> str:
 
 def graph_key(path: Path, crs: str, kind: str) -> str:
     """Cache key: the input file's hash, the reader and walking filter, the CRS."""
-    text = f"v{CACHE_VERSION}|{kind}|{WALK_FILTER}|{crs}|{_file_hash(Path(path))}"
+    text = f"v{CACHE_VERSION}|{kind}|{WALK_FILTER}|{crs}|{file_sha256(Path(path))}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -65,8 +74,18 @@ def cached_graph(
     """
     if not use_cache:
         return loader(), "off"
+    return cached_by_key(graph_key(path, crs, kind), loader)
+
+
+def cached_by_key(key: str, loader: Callable[[], Graph]) -> tuple[Graph, str]:
+    """The graph stored under ``key`` in the cache, or ``loader()`` (then saved under it).
+
+    Returns
+    -------
+    graph, status
+        ``status`` is ``"hit"`` or ``"miss"`` (built and saved).
+    """
     folder = cache_dir() / "networks"
-    key = graph_key(path, crs, kind)
     file = folder / f"{key}.npz"
     if file.exists():
         try:

@@ -6,7 +6,6 @@ the output contract of DESIGN.md atomically.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ import shapely
 
 from facplan import access, network
 from facplan._errors import FacplanWarning, InputError
+from facplan.cache import file_sha256
 from facplan.cells import cell_points
 from facplan.inputs import Layers, load_layers
 from facplan.routes import GraphRoutes, MatrixRoutes
@@ -103,14 +103,6 @@ class _Timer:
         self.timings[name] = round(time.perf_counter() - t0, 3)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> network.Graph:
     """The walking graph, from the network cache when the same file was read before."""
     from facplan.cache import cached_graph
@@ -122,16 +114,15 @@ def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> ne
 
         settings = scenario.online.settings()
         if net.place is not None:
-            graph, status = online.online_graph(
+            graph, _ = online.online_graph(
                 place=net.place, crs=crs_str, settings=settings, use_cache=use_cache
             )
         else:
             area = online.read_area_polygon(net.polygon, key="network.polygon")
-            graph, status = online.online_graph(
+            graph, _ = online.online_graph(
                 polygon=area, crs=crs_str, settings=settings, use_cache=use_cache,
                 source=f"network.polygon: {net.polygon}",
             )
-        _CACHE_STATUS["last"] = status
         return graph
     if scenario.network.pbf is not None:
         path, kind = scenario.network.pbf, "pbf"
@@ -139,12 +130,8 @@ def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> ne
     else:
         path, kind = scenario.network.graphml, "graphml"
         loader = lambda: network.read_graphml(path, crs=crs_str)  # noqa: E731
-    graph, status = cached_graph(path, crs_str, kind, loader, use_cache=use_cache)
-    _CACHE_STATUS["last"] = status
+    graph, _ = cached_graph(path, crs_str, kind, loader, use_cache=use_cache)
     return graph
-
-
-_CACHE_STATUS: dict[str, str] = {}
 
 
 @dataclass
@@ -454,7 +441,7 @@ def run(
         "network": net.describe,
         "timings": timer.timings,
         "inputs": {
-            k: {"path": str(p), "sha256": _sha256(p)} for k, p in scenario.input_files().items()
+            k: {"path": str(p), "sha256": file_sha256(p)} for k, p in scenario.input_files().items()
         },
     }
     for w in warn:

@@ -46,7 +46,6 @@ import contextlib
 import dataclasses
 import hashlib
 import math
-import os
 import socket
 import threading
 from collections import OrderedDict
@@ -812,28 +811,12 @@ def _online_key(what: str, crs: str, settings: OnlineSettings) -> str:
 
 
 def _cached(key: str, loader: Callable[[], Graph], use_cache: bool) -> tuple[Graph, str]:
-    """facplan's network cache by key (same files and format as :mod:`facplan.cache`)."""
-    from facplan.cache import _FIELDS, cache_dir
+    """facplan's network cache by key (:func:`facplan.cache.cached_by_key`)."""
+    from facplan.cache import cached_by_key
 
     if not use_cache:
         return loader(), "off"
-    folder = cache_dir() / "networks"
-    file = folder / f"{key}.npz"
-    if file.exists():
-        try:
-            with np.load(file, allow_pickle=False) as z:
-                return Graph(**{f: z[f] for f in _FIELDS}, crs=str(z["crs"])), "hit"
-        except Exception:  # a damaged entry is rebuilt, never trusted
-            file.unlink(missing_ok=True)
-    g = loader()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, **{f: getattr(g, f) for f in _FIELDS}, crs=np.array(g.crs))
-        os.replace(tmp, file)
-    except OSError:
-        pass  # a read-only cache folder must not fail the run
-    return g, "miss"
+    return cached_by_key(key, loader)
 
 
 def online_graph(
