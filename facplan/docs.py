@@ -215,7 +215,8 @@ NOTES: dict[str, str] = {
     "population.dasymetric.community_field": "Census counts per community (e.g. 第七次人口"
     "普查 常住人口): each community's count is spread over the residential floor area inside "
     "it. Needs `communities` from a file (`communities.path`) that has this field.",
-    "network.pbf": "Walkable ways are kept with pyrosm's walking filter; OSM sources "
+    "network.pbf": "Walkable ways are kept with pyrosm's walking filter (read by facplan's "
+    "compiled PBF reader, a fraction of a second for a city); OSM sources "
     "(`osm:` keys) read this file too unless they name their own `osm_file`. Cut a city "
     "extract with osmium (see [own-city.md](own-city.md)).",
     "network.graphml": "For example from `osmnx.save_graphml`; edges need a `length` in "

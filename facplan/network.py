@@ -324,10 +324,12 @@ def _project_lonlat(lon: np.ndarray, lat: np.ndarray, src: Any, crs: str):
 def read_pbf(path: str | Path, *, crs: str) -> Graph:
     """Read the raw walking graph of an OSM PBF file.
 
-    Uses ``pyrosm.OSM(path).get_network(network_type="walking", nodes=True)``: every OSM
-    node of a walkable way is a graph node and every edge is the straight segment between
-    two consecutive nodes of a way, with pyrosm's ``length`` column (metres, great-circle)
-    as its length. Node lon/lat are projected to ``crs`` with pyproj.
+    The file is decoded by :func:`facplan.io.pbf.read_walk_ways` (compiled, no per-object
+    Python) with pyrosm's ``network_type="walking"`` filter: every OSM node of a walkable
+    way is a graph node and every edge is the straight segment between two consecutive
+    nodes of a way, with its great-circle length in metres (rounded to the millimetre) —
+    edge for edge the graph of ``pyrosm.OSM(path).get_network("walking", nodes=True)``.
+    Node lon/lat are projected to ``crs`` with pyproj.
 
     Parameters
     ----------
@@ -346,35 +348,22 @@ def read_pbf(path: str | Path, *, crs: str) -> Graph:
         The file is missing or unreadable, or holds no walkable way (the message names
         the file).
     """
+    from facplan.io.pbf import PbfError, read_walk_ways
+
     crs = _projected_crs(crs)
     path = _check_file(path)
-    import inspect
-
-    from pyrosm import OSM
-
-    # quiet and lean where this pyrosm supports it (the pipeline times its own stages)
-    params = inspect.signature(OSM.__init__).parameters
-    options = {k: False for k in ("keep_metadata", "progress") if k in params}
     try:
-        nodes, edges = OSM(str(path), **options).get_network(
-            network_type="walking", nodes=True
-        )
-    except InputError:
-        raise
-    except Exception as exc:  # pyrosm raises assorted errors on bad files
-        raise InputError(f"cannot read the file as an OSM PBF: {exc}", file=str(path)) from exc
-    if nodes is None or edges is None or len(edges) == 0 or len(nodes) == 0:
+        ways = read_walk_ways(path)
+    except PbfError as exc:
+        raise InputError(f"cannot read the file as an OSM PBF: {exc}", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
+    if len(ways.u) == 0:
         raise InputError("the file holds no walkable way (empty walking network)", file=str(path))
-    x, y = _project_lonlat(nodes["lon"].to_numpy(), nodes["lat"].to_numpy(), "EPSG:4326", crs)
+    x, y = _project_lonlat(ways.lon, ways.lat, "EPSG:4326", crs)
     try:
         graph = graph_from_edges(
-            edges["u"].to_numpy(),
-            edges["v"].to_numpy(),
-            edges["length"].to_numpy(dtype=np.float64),  # metres, not geometry.length
-            node_id=nodes["id"].to_numpy(dtype=np.int64),
-            x=x,
-            y=y,
-            crs=crs,
+            ways.u, ways.v, ways.length_m, node_id=ways.node_id, x=x, y=y, crs=crs
         )
     except InputError as err:
         raise _with_file(err, path) from None

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facplan._errors import InputError
+from facplan.io.pbf import great_circle_m
 from facplan.network import Graph, _projected_crs, graph_from_edges
 
 if TYPE_CHECKING:
@@ -101,8 +102,6 @@ ONLINE_FILTER = "osmnx:walk:raw"
 QUERY_BUFFER_M = 500.0
 #: ``limit`` of the Nominatim search ``osmnx.geocode_to_gdf`` sends (``which_result=None``).
 _NOMINATIM_LIMIT = 50
-#: Mean earth radius of :func:`facplan.network.read_pbf`'s segment lengths (pyrosm), m.
-_EARTH_RADIUS_M = 6371.0088 * 1000.0
 #: A closed local port: in offline mode every request osmnx might still try goes here
 #: (as its proxy) and fails at once instead of reaching the network.
 _NO_NETWORK_PROXY = "http://127.0.0.1:9"
@@ -624,17 +623,6 @@ def require_cached(
 # --------------------------------------------------------------------------- graphs
 
 
-def _great_circle_mm(
-    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
-) -> np.ndarray:
-    """Haversine lengths in metres rounded to mm, computed as read_pbf's (pyrosm's)."""
-    lat1, lng1, lat2, lng2 = map(np.deg2rad, (lat1, lon1, lat2, lon2))
-    dlat = lat2 - lat1
-    dlng = lng2 - lng1
-    d = np.sin(dlat * 0.5) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlng * 0.5) ** 2
-    return (2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(d))).round(3)
-
-
 def graph_from_osmnx(g: nx.MultiDiGraph, *, crs: str, source: str = "network") -> Graph:
     """Turn an unprojected, unsimplified osmnx graph into a facplan :class:`Graph`.
 
@@ -678,7 +666,7 @@ def graph_from_osmnx(g: nx.MultiDiGraph, *, crs: str, source: str = "network") -
     if str(graph_crs).lower() not in ("epsg:4326", "4326"):
         raise InputError(f"expected an unprojected osmnx graph, got crs {graph_crs}",
                          file=source)
-    length = _great_circle_mm(lon[pos_u], lat[pos_u], lon[pos_v], lat[pos_v])
+    length = great_circle_m(lon[pos_u], lat[pos_u], lon[pos_v], lat[pos_v])
     x, y = _project_lonlat(lon, lat, "EPSG:4326", crs)
     graph = graph_from_edges(uv[:, 0], uv[:, 1], length, node_id=ids, x=x, y=y, crs=crs)
     if graph.n_edges == 0:
