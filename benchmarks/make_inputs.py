@@ -167,7 +167,9 @@ def make_case(name: str, *, seed: int = 7, force: bool = False) -> dict:
     meta_path = out_dir / "meta.json"
     if meta_path.exists() and not force:
         meta = json.loads(meta_path.read_text())
-        if meta.get("seed") == seed and meta.get("version") == INPUT_VERSION:
+        present = all(Path(meta.get(k, "")).is_file() for k in ("pbf", "scenario")) and (
+            out_dir / "population.csv").is_file()
+        if meta.get("seed") == seed and meta.get("version") == INPUT_VERSION and present:
             return meta
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

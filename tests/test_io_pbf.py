@@ -28,7 +28,9 @@ EXTRACTS = [
 def _pyrosm_walk(path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pyrosm.OSM(str(path)).get_network(network_type="walking", nodes=True)
+        # as facplan's read_pbf called it before it had its own reader
+        osm = pyrosm.OSM(str(path), keep_metadata=False, progress=False)
+        return osm.get_network(network_type="walking", nodes=True)
 
 
 @pytest.mark.parametrize("path", EXTRACTS, ids=lambda p: p.name)
