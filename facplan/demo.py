@@ -75,6 +75,7 @@ import shapely
 from pyproj import CRS
 
 from facplan._errors import InputError
+from facplan.io.crs import utm_crs
 
 __all__ = [
     "build_demo_data",
@@ -243,7 +244,7 @@ def build_demo_data(out_dir: Path, *, pbf: Path | None = None) -> dict[str, Path
     if buildings is None or len(buildings) == 0:
         raise InputError("the extract has no buildings", file=str(src))
 
-    crs = buildings.estimate_utm_crs()
+    crs = utm_crs(buildings)
     net_m = network.to_crs(crs)
     bld_m = buildings.to_crs(crs)
     res_land = _polygons(_filter(landuse, "landuse", ["residential"])).to_crs(crs)

@@ -154,3 +154,27 @@ def test_csv_points_in_gcj02_are_converted(tmp_path):
     np.testing.assert_allclose(gdf.geometry.x, wlon, atol=1e-9)
     np.testing.assert_allclose(gdf.geometry.x, lon, atol=1e-6)
     np.testing.assert_allclose(gdf.geometry.y, lat, atol=1e-6)
+
+
+def test_utm_crs_equals_geopandas_database_query():
+    """utm_crs computes the zone geopandas' estimate_utm_crs finds in the PROJ database,
+    for centres all over the world (off the zone edges), lon/lat or projected input, and
+    across the antimeridian."""
+    from facplan.io.crs import utm_crs
+
+    rng = np.random.default_rng(3)
+    lons = rng.uniform(-179.5, 179.5, 60)
+    lats = rng.uniform(-79.5, 83.5, 60)
+    lons[(lons + 180) % 6 < 0.01] += 0.05  # centres off the zone edges
+    for lon, lat in zip(lons, lats, strict=True):
+        pts = gpd.GeoDataFrame(
+            geometry=[Point(lon - 0.02, lat - 0.01), Point(lon + 0.02, lat + 0.01)], crs=4326
+        )
+        assert utm_crs(pts) == pts.estimate_utm_crs(), (lon, lat)
+    city = gpd.GeoDataFrame(geometry=[Point(112.45, 34.62), Point(112.6, 34.7)], crs=4326)
+    assert utm_crs(city.to_crs(4547)) == city.to_crs(4547).estimate_utm_crs()  # Luoyang
+    fiji = gpd.GeoDataFrame(geometry=[Point(179.9, -17.0), Point(-179.7, -16.9)], crs=4326)
+    fiji_m = fiji.to_crs(3460)  # Fiji 1986 / Fiji Map Grid: the bounds cross 180°
+    assert utm_crs(fiji_m) == fiji_m.estimate_utm_crs()
+    with pytest.raises(InputError, match="outside UTM"):
+        utm_crs(gpd.GeoDataFrame(geometry=[Point(10, 88)], crs=4326))
