@@ -10,9 +10,9 @@ from facplan._errors import InputError
 
 __all__ = ["available_bytes", "estimate_bytes", "check_memory"]
 
-#: Peak bytes of parsing per byte of OSM PBF (measured: Porto 3.2 MB → ~0.45 GB, Metro
-#: 13 MB → ~1.8 GB with pyrosm), with headroom.
-PBF_EXPANSION = 200
+#: Peak bytes of reading per byte of OSM PBF, graph included (measured: the 13 MB metro
+#: extract → 0.54 GB with facplan.io.pbf, 42 bytes per byte), with headroom.
+PBF_EXPANSION = 60
 #: Bytes per population cell and per candidate through the pipeline (frames, leaves,
 #: matrices, outputs), with headroom.
 BYTES_PER_POINT = 5_000
