@@ -3,7 +3,7 @@
 The file is a sequence of blobs (zlib-compressed protocol-buffer blocks,
 https://wiki.openstreetmap.org/wiki/PBF_Format). Each block is inflated by :mod:`zlib`
 and decoded by a numba kernel into flat arrays (node ids and coordinates; way ids, tags
-and node references), two blocks at a time on two threads; tags are filtered with
+and node references), several blocks at a time on threads; tags are filtered with
 numpy. Nothing is built per OSM object in Python, so reading is bound by inflating the
 file, not by the interpreter.
 
@@ -29,6 +29,7 @@ millimetre.
 from __future__ import annotations
 
 import lzma
+import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -245,7 +246,15 @@ def _packed(buf, a, b, wire, out, k, base, delta, signed):
 
 @numba.njit(cache=True, nogil=True)
 def _parse_block(buf):
-    """Decode one PrimitiveBlock into flat arrays (see :func:`_decode_blob`)."""
+    """Decode one PrimitiveBlock into flat arrays.
+
+    Returns the string table as (start, stop) byte offsets; the block's granularity,
+    lat and lon offsets; node ids and raw lat/lon integers (dense and plain nodes); per
+    way the end of its references and of its tags in the flat arrays; the references
+    (node ids) and the tags' key and value string indices. Relations and node tags are
+    skipped. Arrays are sized by upper bounds from the block's length (one value per byte
+    at most) and trimmed.
+    """
     n = len(buf)
     gran = np.int64(100)
     lat_off = np.int64(0)
@@ -275,7 +284,6 @@ def _parse_block(buf):
     node_lat = np.empty(n // 3 + 1, np.int64)
     node_lon = np.empty(n // 3 + 1, np.int64)
     nn = 0
-    way_id = np.empty(n // 4 + 1, np.int64)
     way_refs_end = np.empty(n // 4 + 1, np.int64)
     way_tags_end = np.empty(n // 4 + 1, np.int64)
     nw = 0
@@ -330,13 +338,10 @@ def _parse_block(buf):
                 nn += 1
             elif gf == 3 and gw == 2:  # Way
                 q = ga
-                wid = np.int64(0)
                 r0 = nr
                 while q < gb:
                     wf, ww, wa, wb, q = _key(buf, q, gb)
-                    if wf == 1 and ww == 0:
-                        wid = wb
-                    elif wf == 2:
+                    if wf == 2:
                         nk = _packed(buf, wa, wb, ww, keys, nk, 0, False, False)
                     elif wf == 3:
                         nv = _packed(buf, wa, wb, ww, vals, nv, 0, False, False)
@@ -344,16 +349,15 @@ def _parse_block(buf):
                         nr = _packed(buf, wa, wb, ww, refs, nr, r0, True, True)
                 if nk != nv:
                     raise ValueError("a way with unequal tag key and value counts")
-                if nw >= len(way_id):
+                if nw >= len(way_refs_end):
                     raise ValueError("more ways than the block can hold")
-                way_id[nw] = wid
                 way_refs_end[nw] = nr
                 way_tags_end[nw] = nk
                 nw += 1
     return (
         s_start[:ns].copy(), s_stop[:ns].copy(), gran, lat_off, lon_off,
         node_id[:nn].copy(), node_lat[:nn].copy(), node_lon[:nn].copy(),
-        way_id[:nw].copy(), way_refs_end[:nw].copy(), way_tags_end[:nw].copy(),
+        way_refs_end[:nw].copy(), way_tags_end[:nw].copy(),
         refs[:nr].copy(), keys[:nk].copy(), vals[:nk].copy(),
     )
 
@@ -378,12 +382,12 @@ def _decode_blob(view: memoryview, start: int, stop: int, raw_size: int, codec: 
         )
     buf = np.frombuffer(data, dtype=np.uint8)
     (s0, s1, gran, lat_off, lon_off, nid, nlat, nlon,
-     wid, refs_end, tags_end, refs, keys, vals) = _parse_block(buf)
+     refs_end, tags_end, refs, keys, vals) = _parse_block(buf)
     strings = [data[a:b] for a, b in zip(s0.tolist(), s1.tolist(), strict=True)]
     # degrees = (value * granularity + offset) / 1e9, in int64 as the format defines
     lat = (nlat * gran + lat_off) / 1e9
     lon = (nlon * gran + lon_off) / 1e9
-    return strings, nid, lon, lat, wid, refs_end, tags_end, refs, keys, vals
+    return strings, nid, lon, lat, refs_end, tags_end, refs, keys, vals
 
 
 def _excluded(key: str, value: bytes) -> bool:
@@ -430,7 +434,7 @@ def _walkable(strings: list, tags_end: np.ndarray, keys: np.ndarray, vals: np.nd
     return has_highway & ~excluded & ~np.where(foot_present, foot_closed, access_closed)
 
 
-def read_walk_ways(path: str | Path, *, threads: int = 2) -> WalkWays:
+def read_walk_ways(path: str | Path, *, threads: int | None = None) -> WalkWays:
     """Read the walking network of an OSM PBF extract (see the module docstring).
 
     Parameters
@@ -438,7 +442,8 @@ def read_walk_ways(path: str | Path, *, threads: int = 2) -> WalkWays:
     path
         The ``.osm.pbf`` file.
     threads
-        Blocks decoded at once (inflating and decoding release the GIL).
+        Blocks decoded at once (inflating and decoding release the GIL); default: the
+        number of CPUs, at most 4.
 
     Returns
     -------
@@ -474,6 +479,7 @@ def read_walk_ways(path: str | Path, *, threads: int = 2) -> WalkWays:
         except (ValueError, zlib.error, lzma.LZMAError) as exc:
             raise PbfError(f"a damaged block at byte {job[0]:,} ({exc})") from None
 
+    threads = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max(1, threads)) as pool:
         blocks = list(pool.map(decode, jobs))
     return _assemble(blocks)
@@ -485,7 +491,7 @@ def _assemble(blocks: list[tuple]) -> WalkWays:
     lon = np.concatenate([b[2] for b in blocks])
     lat = np.concatenate([b[3] for b in blocks])
     way_refs, way_counts = [], []
-    for strings, _, _, _, _, refs_end, tags_end, refs, keys, vals in blocks:
+    for strings, _, _, _, refs_end, tags_end, refs, keys, vals in blocks:
         if not len(refs_end):
             continue
         keep = _walkable(strings, tags_end, keys, vals)
