@@ -156,3 +156,27 @@ def test_unreachable_cells_are_warned_not_dropped(city):
     assert a["unreachable_population"] == 1000.0
     assert res.summary["population_total"] == pytest.approx(pop["population"].sum())
     assert np.isnan(res.demand.set_index("cell_id").loc["far", "dist_sports_park_compound"])
+
+
+def test_catchments_hold_the_nodes_within_walking_distance(grid_result):
+    """Each chosen site's catchment (a drawing aid) contains every grid node within the
+    compound threshold (300 m Manhattan) of the site and no node beyond 300 m + 100 m
+    (the hull is drawn around reachable nodes and buffered by 20 m)."""
+    import shapely
+
+    from facplan.testing import node_xy
+
+    _, _, res = grid_result
+    catch = res.catchments.set_index("site_id")
+    assert sorted(catch.index) == sorted(res.sites["site_id"])
+    assert (catch["tier"] == "compound").all()
+    for site in catch.index:
+        si, sj = (int(x) for x in site[1:].split("_"))
+        hull = catch.loc[site, "geometry"]
+        for i, j in _cells():
+            d = _manhattan((i, j), (si, sj))
+            p = shapely.Point(*node_xy(i, j))
+            if d <= 300:
+                assert hull.contains(p), (site, i, j)
+            elif d >= 400:
+                assert not hull.contains(p), (site, i, j)
