@@ -15,13 +15,21 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
 from shapely.affinity import scale
-from shapely.geometry import Point, box
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from facplan.outputs.map import (
     KIND_LABELS,
     TIER_LABELS,
+    _dist_values,
+    _geojson_geoms,
+    _num,
+    _nums,
     bilingual,
     build_map,
     render_map,
@@ -219,6 +227,76 @@ def test_bad_parameters():
     layers = make_layers()
     with pytest.raises(ValueError, match="dist_nope"):
         build_map(**{**layers, "dist_columns": ["dist_nope"]})
+
+
+def _mapping_json(geoms: np.ndarray) -> str:
+    """The plain way: shapely's ``mapping`` of each 2-D geometry, rounded to 6 decimals."""
+    arr = shapely.transform(shapely.force_2d(geoms), lambda c: np.round(c, 6))
+    return json.dumps([shapely.geometry.mapping(g) for g in arr])
+
+
+def test_geometry_json_equals_shapely_mapping():
+    rng = np.random.default_rng(3)
+    xy = np.column_stack([rng.uniform(-180, 180, 500), rng.uniform(-90, 90, 500)])
+    xy[:4] = [[-4e-7, 4e-7], [1e-6, -5e-7], [180.0, -0.0], [2.5e-6, 12.0000005]]
+    hole = box(0.2, 0.2, 0.4, 0.4).exterior.coords
+    cases = {
+        "points": shapely.points(xy),
+        "points 3-D": shapely.points(np.column_stack([xy, xy[:, 0]])),
+        "points and an empty one": np.array([Point(1, 2), Point()], dtype=object),
+        "polygons with holes": np.array(
+            [Polygon(box(x, y, x + 1e-3, y + 2e-3).exterior.coords, [hole] if i % 2 else [])
+             for i, (x, y) in enumerate(xy)], dtype=object),
+        "polygons and multipolygons": np.array(
+            [box(0, 0, 1, 1), MultiPolygon([box(2, 2, 3, 3), box(4, 4, 5.1234567, 5)])],
+            dtype=object),
+        "lines": shapely.linestrings(xy.reshape(-1, 5, 2)),
+    }
+    for name, geoms in cases.items():
+        assert json.dumps(_geojson_geoms(geoms)) == _mapping_json(geoms), name
+
+
+def test_number_lists_equal_rounding_each_value():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([
+        [0.0, -0.0, -0.04, 0.05, 0.15, 0.25, 2.675, 0.0005, 0.5, 1.5, 2.5, -0.5, -2.5, 1e20,
+         np.nan, np.inf, -np.inf],
+        (np.arange(-3000, 3000) + 0.5) / 1000,  # next to ties at 3 decimals
+        rng.choice([-1, 1], 5000) * 10.0 ** rng.uniform(-6, 12, 5000),
+    ])
+    for decimals in (1, 3):
+        assert json.dumps(_nums(x, decimals)) == json.dumps([_num(v, decimals) for v in x])
+    assert json.dumps(_dist_values(x)) == json.dumps(
+        [int(round(v)) if np.isfinite(v) else None for v in x.tolist()])
+    for column in (
+        pd.array([1, None, 3], dtype="Int64"),
+        pd.Series([True, False]),
+        pd.Series(["12.25", "abc", None, 4], dtype=object),
+    ):
+        assert json.dumps(_nums(column, 1)) == json.dumps([_num(v, 1) for v in column])
+
+
+def test_page_equals_the_folium_template_rendering(monkeypatch):
+    """Scripts and inlined assets skip branca's template pass over their text (slow for
+    megabytes of data): the page must be what that pass gave."""
+    import facplan.outputs.map as fmap
+
+    def pages() -> list[str]:
+        return [render_map(build_map(**make_layers(), tiles="osm")),
+                render_map(build_map(**make_layers(points=True), tiles="none", max_cells=9))]
+
+    fast = pages()
+    monkeypatch.setattr(fmap, "_Text", Element)  # branca's Element(text): a template
+    monkeypatch.setattr(fmap._Script, "render", MacroElement.render)
+    monkeypatch.setattr(fmap._Script, "_template", Template(
+        "{% macro script(this, kwargs) %}\n{{ this.code() }}\n{% endmacro %}"), raising=False)
+    assert pages() == fast
+
+
+def test_template_syntax_in_user_text_stays_text():
+    layers = make_layers()
+    layers["communities"].loc[0, "name"] = "{{ 7*7 }} {% raw %} {# x #}"
+    assert "{{ 7*7 }} {% raw %} {# x #}" in render_map(build_map(**layers, tiles="none"))
 
 
 # --------------------------------------------------------------------------- browser

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import itertools
 import json
 import math
 import re
@@ -42,7 +43,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
-from folium.template import Template
+
+from facplan.outputs.geojson import round_values
 
 __all__ = [
     "KIND_LABELS",
@@ -227,6 +229,18 @@ def _num(v: Any, decimals: int = 0) -> float | int | None:
     return 0.0 if r == 0 else r
 
 
+def _nums(values: Any, decimals: int) -> list[float | None]:
+    """:func:`_num` of every value (``decimals >= 1``); numeric columns in one pass."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if getattr(s.dtype, "kind", "O") not in "biuf":
+        return [_num(v, decimals) for v in s]
+    x = s.to_numpy(dtype=float, na_value=np.nan)
+    out: list[float | None] = (round_values(x, decimals) + 0.0).tolist()  # + 0.0: no -0.0
+    for i in np.flatnonzero(~np.isfinite(x)):
+        out[i] = None
+    return out
+
+
 def _fmt_int(v: Any) -> str:
     n = _num(v)
     return "—" if n is None else f"{n:,}"
@@ -278,9 +292,25 @@ def _to_wgs84(gdf: gpd.GeoDataFrame | None, what: str) -> gpd.GeoDataFrame | Non
 
 
 def _geojson_geoms(geoms: Any) -> list[dict]:
-    """GeoJSON geometry dicts, 2-D, coordinates rounded to :data:`COORD_DECIMALS`."""
-    arr = shapely.force_2d(np.asarray(geoms, dtype=object))
-    arr = shapely.transform(arr, lambda c: np.round(c, COORD_DECIMALS))
+    """GeoJSON geometry dicts, 2-D, coordinates rounded to :data:`COORD_DECIMALS`.
+
+    Points and polygons are built straight from the coordinate arrays; other types go
+    through :func:`shapely.geometry.mapping` (same JSON).
+    """
+    arr = np.asarray(geoms, dtype=object)
+    types = shapely.get_type_id(arr)
+    if len(arr) and (types == shapely.GeometryType.POINT).all():
+        xy = shapely.get_coordinates(arr)
+        if len(xy) == len(arr):  # no empty points
+            return [{"type": "Point", "coordinates": c}
+                    for c in np.round(xy, COORD_DECIMALS).tolist()]
+    if len(arr) and (types == shapely.GeometryType.POLYGON).all():
+        _, xy, (ring_ends, polygon_ends) = shapely.to_ragged_array(arr, include_z=False)
+        xy = np.round(xy, COORD_DECIMALS).tolist()
+        rings = [xy[a:b] for a, b in itertools.pairwise(ring_ends.tolist())]
+        return [{"type": "Polygon", "coordinates": rings[a:b]}
+                for a, b in itertools.pairwise(polygon_ends.tolist())]
+    arr = shapely.transform(shapely.force_2d(arr), lambda c: np.round(c, COORD_DECIMALS))
     return [shapely.geometry.mapping(g) for g in arr]
 
 
@@ -353,9 +383,12 @@ def _floats(values: Any) -> np.ndarray:
 
 
 def _dist_values(values: np.ndarray) -> list[int | None]:
-    out: list[int | None] = []
-    for v in values:
-        out.append(int(round(v)) if math.isfinite(v) else None)
+    """Whole metres (``rint`` is Python's ``round``: half to even), ``None`` if not finite."""
+    r = np.rint(values)
+    bad = ~np.isfinite(r)
+    out: list[int | None] = list(map(int, np.where(bad, 0.0, r).tolist()))
+    for i in np.flatnonzero(bad):
+        out[i] = None
     return out
 
 
@@ -438,10 +471,10 @@ def _hexagons(
             cov = np.bincount(inv, weights=pop * (d <= thr + COVER_EPS_M), minlength=n_hex)
             with np.errstate(invalid="ignore", divide="ignore"):
                 share = np.where(hex_pop > 0, cov / np.where(hex_pop > 0, hex_pop, 1.0), np.nan)
-            shares.append([_num(v, 3) for v in share])
+            shares.append(_nums(share, 3))
     return {
         "g": geoms,
-        "pop": [_num(v, 1) for v in hex_pop],
+        "pop": _nums(hex_pop, 1),
         "n": [int(v) for v in n_cells],
         "d": medians,
         "cov": shares,
@@ -452,8 +485,8 @@ def _hexagons(
 def _cells(demand: gpd.GeoDataFrame, dist_columns: Sequence[str]) -> dict[str, Any]:
     return {
         "g": _geojson_geoms(demand.geometry.to_numpy()),
-        "id": [str(v) for v in demand["cell_id"]],
-        "pop": [_num(v, 1) for v in demand["population"]],
+        "id": list(map(str, demand["cell_id"].to_numpy(dtype=object).tolist())),
+        "pop": _nums(demand["population"], 1),
         "d": [_dist_values(_floats(demand[c])) for c in dist_columns],
         "agg": False,
     }
@@ -503,10 +536,25 @@ def _popup_table(title: str, rows: Sequence[tuple[str, Any]]) -> str:
 # --------------------------------------------------------------------------- elements
 
 
+class _Text(Element):
+    r"""Literal page text, rendered as it is.
+
+    branca's ``Element(text)`` parses ``text`` as a Jinja template, which is slow for
+    megabytes of data and would read ``{{``/``{%`` in user text as template syntax. For
+    text without those, ``\r`` or a final newline, the output is the same.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """The text."""
+        return self._text
+
+
 class _Script(MacroElement):
     """A piece of map JavaScript generated at render time (so element names are final)."""
-
-    _template = Template("{% macro script(this, kwargs) %}\n{{ this.code() }}\n{% endmacro %}")
 
     def __init__(self, name: str, make: Callable[[_Script], str]) -> None:
         super().__init__()
@@ -516,6 +564,10 @@ class _Script(MacroElement):
     def code(self) -> str:
         """The JavaScript of this element."""
         return self._make(self)
+
+    def render(self, **kwargs: Any) -> None:
+        """Add the code to the page's scripts (as folium's ``script`` macro would)."""
+        self.get_root().script.add_child(_Text("\n" + self.code()), name=self.get_name())
 
 
 _CSS = """
@@ -889,8 +941,8 @@ def build_map(
     m._facplan_seed = int(seed)
     root = m.get_root()
     root.title = _esc(title)
-    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="facplan_icon")
-    root.header.add_child(Element(f"<style>{_CSS}</style>"), name="facplan_css")
+    root.header.add_child(_Text('<link rel="icon" href="data:,">'), name="facplan_icon")
+    root.header.add_child(_Text(f"<style>{_CSS}</style>"), name="facplan_css")
 
     if tiles == "osm":
         folium.TileLayer("OpenStreetMap", name=_esc(_t("base", lang)), max_zoom=19).add_to(m)
@@ -1205,8 +1257,8 @@ def render_map(m: folium.Map, *, assets: str | None = None) -> str:
         m.default_js = []
         m.default_css = []
         first = [
-            ("leaflet_css", Element(f"<style>\n{css}</style>")),
-            ("leaflet", Element(f"<script>\n{js}</script>")),
+            ("leaflet_css", _Text(f"<style>\n{css}</style>")),
+            ("leaflet", _Text(f"<script>\n{js}</script>")),
         ]
         # after the charset <meta> (it must come first), before everything else
         rest = list(header.items())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import itertools
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,26 +45,157 @@ def coverage_curves(result: Result) -> list[dict]:
     return curves
 
 
+#: Line colours, one per optimize entry (matplotlib's "tab10").
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf")
+_SIZE = (700, 450)  # pixels
+_SS = 3  # drawn at 3x and scaled down: smooth lines without an anti-aliasing renderer
+_LEGEND_SPOTS = ((1, 0), (0, 0), (0, 1), (1, 1), (1, 0.5), (0, 0.5), (0.5, 1), (0.5, 0),
+                 (0.5, 0.5))  # (x, y) in the plot area, 0 = left/top; first wins a tie
+
+
+def _nice_ticks(lo: float, hi: float, *, integer: bool = False, most: int = 8) -> np.ndarray:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten) within ``[lo, hi]``."""
+    raw = (hi - lo) / most
+    base = 10.0 ** math.floor(math.log10(raw))
+    steps = [m * base for m in (1.0, 2.0, 2.5, 5.0, 10.0)]
+    if integer:
+        steps = [st for st in steps if st >= 1 and st == round(st)] or [1.0]
+    step = next(st for st in steps if st >= raw)
+    return np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step
+
+
+def _tick_text(values: np.ndarray) -> list[str]:
+    """Tick labels with thousands separators and as many decimals as the step needs."""
+    step = float(values[1] - values[0]) if len(values) > 1 else 1.0
+    decimals = 0
+    while decimals < 6 and abs(step * 10**decimals - round(step * 10**decimals)) > 1e-9:
+        decimals += 1
+    return [f"{v:,.{decimals}f}" for v in values]
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int) -> Any:
+    """DejaVu Sans (matplotlib's font, shipped in its package) at ``size`` pixels."""
+    from PIL import ImageFont
+
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return ImageFont.load_default(size)
+    path = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+    if not path.is_file():
+        return ImageFont.load_default(size)
+    return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+
+
+def _legend(draw: Any, box: tuple, texts: list[str], samples: np.ndarray, r: int) -> None:
+    """The legend, at the first of :data:`_LEGEND_SPOTS` that hides the fewest of the
+    ``samples`` (pixels along the lines); ``r`` is the marker radius."""
+    s = _SS
+    font = _font(11 * s)
+    row = font.getbbox("Ag")[3] + 5 * s
+    lw = 44 * s + max(draw.textlength(t, font=font) for t in texts)
+    lh = row * len(texts) + 8 * s
+    pad = 8 * s
+    spots = [(box[0] + pad + fx * (box[2] - box[0] - 2 * pad - lw),
+              box[1] + pad + fy * (box[3] - box[1] - 2 * pad - lh)) for fx, fy in _LEGEND_SPOTS]
+
+    def hidden(spot: tuple[float, float]) -> int:
+        u, v = samples[:, 0] - spot[0], samples[:, 1] - spot[1]
+        return int(((u >= -r) & (u <= lw + r) & (v >= -r) & (v <= lh + r)).sum())
+
+    lx, ly = min(spots, key=hidden)
+    draw.rounded_rectangle((lx, ly, lx + lw, ly + lh), radius=3 * s, fill="white",
+                           outline="#cccccc", width=s)
+    for i, t in enumerate(texts):
+        colour = _COLOURS[i % len(_COLOURS)]
+        v = ly + 4 * s + row * (i + 0.5)
+        draw.line([(lx + 8 * s, v), (lx + 34 * s, v)], fill=colour, width=2 * s)
+        draw.ellipse((lx + 21 * s - r, v - r, lx + 21 * s + r, v + r), fill=colour)
+        draw.text((lx + 40 * s, v), t, fill="#000000", font=font, anchor="lm")
+
+
 def write_coverage_plot(path: Path, result: Result) -> None:
-    """Plot covered population against the number of new sites (one line per entry)."""
-    import matplotlib
+    """Plot covered population against the number of new sites (one line per entry).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    A 700x450 PNG drawn with Pillow (importing matplotlib's plotting machinery costs more
+    than the rest of the writers together): title, axis labels, round ticks with a light
+    grid, one line with markers per optimize entry and a legend in the emptiest corner.
+    Equal inputs give byte-identical files.
+    """
+    from PIL import Image, ImageDraw
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    curves = coverage_curves(result)
     total = result.summary["population_total"]
-    for c in coverage_curves(result):
-        ax.plot(c["sites"], c["covered"], marker="o", label=c["label"])
-    ax.set_xlabel("new sites (in rank order)")
-    ax.set_ylabel("people within the walking standard")
-    ax.set_title(f"{result.summary['scenario']}: coverage curve (population {total:,.0f})")
-    ax.grid(alpha=0.3)
-    if result.summary["optimize"]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
+    s = _SS
+    width, height = _SIZE[0] * s, _SIZE[1] * s
+    title_font, label_font = _font(17 * s), _font(14 * s)
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+
+    # data range with 5 % margins, and the ticks
+    x0, x1 = 0.0, float(max([len(c["sites"]) - 1 for c in curves] + [1]))
+    ys = np.array([y for c in curves for y in c["covered"]], dtype=float)
+    ys = ys[np.isfinite(ys)]
+    y0, y1 = (float(ys.min()), float(ys.max())) if len(ys) else (0.0, 1.0)
+    if y0 == y1:  # one value: a range of at least one person around it, not below 0
+        y0, y1 = max(y0 - max(abs(y0) * 0.05, 1.0), min(y0, 0.0)), y1 + max(abs(y1) * 0.05, 1.0)
+    x0, x1 = x0 - 0.05 * (x1 - x0), x1 + 0.05 * (x1 - x0)
+    y0, y1 = y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)
+    xticks, yticks = _nice_ticks(x0, x1, integer=True), _nice_ticks(y0, y1)
+    xtext, ytext = _tick_text(xticks), _tick_text(yticks)
+
+    # the plot area: room for the title, the tick labels and the axis labels
+    tick = 5 * s
+    label_h = label_font.getbbox("Ag")[3]
+    left = 14 * s + label_h + max(draw.textlength(t, font=label_font) for t in ytext) + tick
+    box = (round(left), 42 * s, width - 18 * s, height - 24 * s - 2 * label_h - tick)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (box[0] + (x - x0) / (x1 - x0) * (box[2] - box[0]),
+                box[3] - (y - y0) / (y1 - y0) * (box[3] - box[1]))
+
+    grid, ink = "#e6e6e6", "#000000"
+    for x, t in zip(xticks, xtext, strict=True):
+        u = px(x, y0)[0]
+        draw.line([(u, box[1]), (u, box[3])], fill=grid, width=s)
+        draw.line([(u, box[3]), (u, box[3] + tick)], fill=ink, width=s)
+        draw.text((u, box[3] + tick + 3 * s), t, fill=ink, font=label_font, anchor="mt")
+    for y, t in zip(yticks, ytext, strict=True):
+        v = px(x0, y)[1]
+        draw.line([(box[0], v), (box[2], v)], fill=grid, width=s)
+        draw.line([(box[0] - tick, v), (box[0], v)], fill=ink, width=s)
+        draw.text((box[0] - tick - 3 * s, v), t, fill=ink, font=label_font, anchor="rm")
+    draw.rectangle(box, outline=ink, width=s)
+
+    # one line with markers per entry (the 5 % margins keep them inside the plot area)
+    r = 4 * s
+    samples = [np.zeros((0, 2))]  # points along the lines, to place the legend
+    for i, c in enumerate(curves):
+        colour = _COLOURS[i % len(_COLOURS)]
+        xy = [px(x, y) for x, y in zip(c["sites"], c["covered"], strict=True) if math.isfinite(y)]
+        draw.line(xy, fill=colour, width=2 * s, joint="curve")
+        for u, v in xy:
+            draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
+        samples += [np.reshape(xy, (-1, 2))]
+        samples += [np.linspace(a, b, 24) for a, b in itertools.pairwise(xy)]
+    samples = np.concatenate(samples)
+
+    if curves:
+        _legend(draw, box, [c["label"] for c in curves], samples, r)
+
+    # titles
+    draw.text((width / 2, 14 * s), f"{result.summary['scenario']}: coverage curve "
+              f"(population {total:,.0f})", fill=ink, font=title_font, anchor="mt")
+    draw.text(((box[0] + box[2]) / 2, height - 10 * s), "new sites (in rank order)",
+              fill=ink, font=label_font, anchor="md")
+    ylabel = "people within the walking standard"
+    side = Image.new("L", (round(draw.textlength(ylabel, font=label_font)) + 2 * s,
+                           label_h + 4 * s), 0)
+    ImageDraw.Draw(side).text((s, 0), ylabel, fill=255, font=label_font)
+    side = side.transpose(Image.Transpose.ROTATE_90)
+    img.paste(ink, (10 * s, round((box[1] + box[3] - side.height) / 2)), side)
+    img.reduce(s).save(path, format="PNG")
 
 
 def _pct(x: float | None) -> str:
