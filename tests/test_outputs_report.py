@@ -107,3 +107,23 @@ def test_plot_does_not_import_matplotlib(tmp_path):
         "assert not [m for m in sys.modules if m.startswith('matplotlib')], 'matplotlib'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_chinese_scenario_name_is_drawn_with_chinese_glyphs(tmp_path):
+    """A Chinese name gets a font with its glyphs: distinct characters give distinct
+    shapes (a font without them draws the same empty box for each)."""
+    from facplan.outputs.report import _cjk_font_file, _font
+
+    if _cjk_font_file() is None:
+        pytest.skip("no font with Chinese glyphs here (make test installs fonts-wqy-microhei)")
+    cjk = _font(40, True)
+    shapes = {bytes(cjk.getmask(ch)) for ch in "洛阳社区"}
+    assert len(shapes) == 4
+    boxes = {bytes(_font(40).getmask(ch)) for ch in "洛阳社区"}
+    assert len(boxes) == 1  # DejaVu Sans: the same missing-glyph box, the test's premise
+    a, b = tmp_path / "zh.png", tmp_path / "zh2.png"
+    write_coverage_plot(a, fake_result(ENTRIES, GAINS, name="洛阳市西工区 2026"))
+    write_coverage_plot(b, fake_result(ENTRIES, GAINS, name="洛阳市西工区 2026"))
+    assert a.read_bytes() == b.read_bytes()
+    dark = _pixels(a).sum(axis=2) < 200
+    assert dark[:40].mean() > 0.01

@@ -74,11 +74,57 @@ def _tick_text(values: np.ndarray) -> list[str]:
     return [f"{v:,.{decimals}f}" for v in values]
 
 
+#: Fonts with Chinese glyphs, tried in order for text DejaVu Sans cannot draw (Debian's
+#: fonts-wqy-microhei, which ``make test`` installs; Noto CJK; Windows; macOS).
+_CJK_FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/STHeiti Medium.ttc",
+)
+
+
+def _needs_cjk(text: str) -> bool:
+    """Whether ``text`` has characters from the CJK blocks (U+2E80 on)."""
+    return any(ord(c) >= 0x2E80 for c in text)
+
+
+@functools.lru_cache(maxsize=1)
+def _cjk_font_file() -> str | None:
+    """A font file with Chinese glyphs on this machine, or None.
+
+    The first of :data:`_CJK_FONT_FILES` that exists, else the first font fontconfig
+    lists for Chinese (``fc-list :lang=zh``) when fontconfig is installed.
+    """
+    for path in _CJK_FONT_FILES:
+        if Path(path).is_file():
+            return path
+    import shutil
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        return None
+    try:
+        found = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True,
+                               text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    files = sorted(line.split(":")[0].strip() for line in found.splitlines() if line.strip())
+    return files[0] if files else None
+
+
 @functools.lru_cache(maxsize=8)
-def _font(size: int) -> Any:
-    """DejaVu Sans (matplotlib's font, shipped in its package) at ``size`` pixels."""
+def _font(size: int, cjk: bool = False) -> Any:
+    """DejaVu Sans (matplotlib's font, shipped in its package) at ``size`` pixels; with
+    ``cjk``, a font with Chinese glyphs (:func:`_cjk_font_file`) when there is one."""
     from PIL import ImageFont
 
+    if cjk and (file := _cjk_font_file()) is not None:
+        return ImageFont.truetype(file, size, layout_engine=ImageFont.Layout.BASIC)
     spec = importlib.util.find_spec("matplotlib")
     if spec is None or spec.origin is None:
         return ImageFont.load_default(size)
@@ -129,7 +175,8 @@ def write_coverage_plot(path: Path, result: Result) -> None:
     total = result.summary["population_total"]
     s = _SS
     width, height = _SIZE[0] * s, _SIZE[1] * s
-    title_font, label_font = _font(17 * s), _font(14 * s)
+    title = f"{result.summary['scenario']}: coverage curve (population {total:,.0f})"
+    title_font, label_font = _font(17 * s, _needs_cjk(title)), _font(14 * s)
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
 
@@ -185,8 +232,7 @@ def write_coverage_plot(path: Path, result: Result) -> None:
         _legend(draw, box, [c["label"] for c in curves], samples, r)
 
     # titles
-    draw.text((width / 2, 14 * s), f"{result.summary['scenario']}: coverage curve "
-              f"(population {total:,.0f})", fill=ink, font=title_font, anchor="mt")
+    draw.text((width / 2, 14 * s), title, fill=ink, font=title_font, anchor="mt")
     draw.text(((box[0] + box[2]) / 2, height - 10 * s), "new sites (in rank order)",
               fill=ink, font=label_font, anchor="md")
     ylabel = "people within the walking standard"
