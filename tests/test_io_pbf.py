@@ -227,3 +227,22 @@ def test_unknown_compression_says_how_to_convert(tmp_path):
     path = _extract(tmp_path, codec="zstd")
     with pytest.raises(PbfError, match="osmium cat"):
         read_walk_ways(path)
+
+
+def test_repeated_blocks_give_the_same_graph(tmp_path):
+    """An extract whose data blocks appear twice (two overlapping extracts joined with
+    `osmium cat` without `--overwrite`) keeps one copy of each node and of each edge."""
+    from facplan import network
+
+    path = _extract(tmp_path)
+    data = path.read_bytes()
+    head_blob = _blob("OSMHeader", _field(4, b"OsmSchema-V0.6"))
+    assert data.startswith(head_blob)
+    twice = tmp_path / "twice.osm.pbf"
+    twice.write_bytes(data + data[len(head_blob):])  # header, data blocks, data blocks
+    ways = read_walk_ways(twice)
+    assert ways.node_id.tolist() == [1, 2, 3, 4, 5, 6]
+    g1 = network.read_pbf(path, crs="EPSG:32629")
+    g2 = network.read_pbf(twice, crs="EPSG:32629")
+    for f in ("indptr", "indices", "length_m", "x", "y", "node_id"):
+        np.testing.assert_array_equal(getattr(g1, f), getattr(g2, f))
