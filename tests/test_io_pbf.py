@@ -246,3 +246,14 @@ def test_repeated_blocks_give_the_same_graph(tmp_path):
     g2 = network.read_pbf(twice, crs="EPSG:32629")
     for f in ("indptr", "indices", "length_m", "x", "y", "node_id"):
         np.testing.assert_array_equal(getattr(g1, f), getattr(g2, f))
+
+
+def test_history_file_is_refused(tmp_path):
+    data = _extract(tmp_path).read_bytes()
+    head_blob = _blob("OSMHeader", _field(4, b"OsmSchema-V0.6"))
+    history = _blob("OSMHeader", _field(4, b"OsmSchema-V0.6") + _field(4, b"DenseNodes")
+                    + _field(4, b"HistoricalInformation"))
+    path = tmp_path / "history.osh.pbf"
+    path.write_bytes(history + data[len(head_blob):])
+    with pytest.raises(PbfError, match="history file.*osmium time-filter"):
+        read_walk_ways(path)

@@ -20,6 +20,7 @@ nodes=True)`` edge for edge (``tests/test_io_pbf.py`` checks it on every extract
   = no/private.
 
 A value matches also as one of several ``;``-separated values (``access=private;delivery``).
+A node or way stored twice (extracts joined without removing duplicates) counts once.
 Nodes a way refers to that the extract does not hold (a way cut by the extract's border)
 are skipped: the way runs straight through the nodes that remain. Segment lengths are
 great-circle lengths (haversine, mean earth radius 6,371,008.8 m) rounded to the
@@ -365,21 +366,24 @@ def _parse_block(buf):
 # --------------------------------------------------------------------------- reading
 
 
+def _inflate(payload: memoryview, raw_size: int, codec: int) -> bytes:
+    """The bytes of a blob's block (codec as :func:`_blob_index` gives it)."""
+    if codec == 1:
+        return zlib.decompress(payload, bufsize=max(raw_size, 1))
+    if codec == 2:
+        return lzma.decompress(payload)
+    if codec == 0:
+        return bytes(payload)
+    raise PbfError(
+        "a block is compressed with a method this reader does not know (only raw, "
+        "zlib and lzma); convert the file with `osmium cat -o out.osm.pbf in.osm.pbf`"
+    )
+
+
 def _decode_blob(view: memoryview, start: int, stop: int, raw_size: int, codec: int) -> tuple:
     """Inflate one data blob and decode it: the kernel's arrays, with the block's strings
     as bytes and node coordinates in degrees."""
-    payload = view[start:stop]
-    if codec == 1:
-        data = zlib.decompress(payload, bufsize=max(raw_size, 1))
-    elif codec == 2:
-        data = lzma.decompress(payload)
-    elif codec == 0:
-        data = bytes(payload)
-    else:
-        raise PbfError(
-            "a block is compressed with a method this reader does not know (only raw, "
-            "zlib and lzma); convert the file with `osmium cat -o out.osm.pbf in.osm.pbf`"
-        )
+    data = _inflate(view[start:stop], raw_size, codec)
     buf = np.frombuffer(data, dtype=np.uint8)
     (s0, s1, gran, lat_off, lon_off, nid, nlat, nlon,
      refs_end, tags_end, refs, keys, vals) = _parse_block(buf)
@@ -466,6 +470,18 @@ def read_walk_ways(path: str | Path, *, threads: int | None = None) -> WalkWays:
     if not is_data.any():
         raise PbfError("the file holds no OSM data blocks")
     view = memoryview(data)
+    for d, a, b, r, c in zip(is_data, start, stop, raw, codec, strict=True):
+        if d:
+            continue
+        try:
+            header = _inflate(view[a:b], int(r), int(c))
+        except (zlib.error, lzma.LZMAError) as exc:
+            raise PbfError(f"a damaged block at byte {int(a):,} ({exc})") from None
+        if b"HistoricalInformation" in header:
+            raise PbfError(
+                "this is an OSM history file (every version of every object); use a "
+                "current extract, e.g. `osmium time-filter history.osh.pbf -o now.osm.pbf`"
+            )
     jobs = [
         (int(a), int(b), int(r), int(c))
         for d, a, b, r, c in zip(is_data, start, stop, raw, codec, strict=True) if d
