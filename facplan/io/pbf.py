@@ -404,7 +404,8 @@ def _excluded(key: str, value: bytes) -> bool:
 def _walkable(strings: list, tags_end: np.ndarray, keys: np.ndarray, vals: np.ndarray):
     """(W,) bool: which ways of one block pass the walking filter (module docstring)."""
     n_ways = len(tags_end)
-    if len(keys) and (keys.max() >= len(strings) or vals.max() >= len(strings)):
+    if len(keys) and (min(keys.min(), vals.min()) < 0
+                      or max(keys.max(), vals.max()) >= len(strings)):
         raise PbfError("a way's tag points outside its block's string table")
     role = np.full(len(strings), -1, dtype=np.int8)
     for i, s in enumerate(strings):
@@ -415,15 +416,14 @@ def _walkable(strings: list, tags_end: np.ndarray, keys: np.ndarray, vals: np.nd
     counts = np.diff(tags_end, prepend=0)
     tag_way = np.repeat(np.arange(n_ways), counts)
     hit = np.flatnonzero(tag_role >= 0)
-    # each relevant (key, value) pair is judged once
-    pairs = {}
-    closed = np.zeros(len(hit), dtype=bool)
-    for j, t in enumerate(hit.tolist()):
-        kv = (int(keys[t]), int(vals[t]))
-        c = pairs.get(kv)
-        if c is None:
-            c = pairs[kv] = _excluded(strings[kv[0]].decode(), strings[kv[1]])
-        closed[j] = c
+    # each distinct relevant (key, value) pair is judged once
+    pairs, inverse = np.unique(keys[hit] * len(strings) + vals[hit], return_inverse=True)
+    verdict = np.array(
+        [_excluded(strings[k].decode(), strings[v])
+         for k, v in zip(*np.divmod(pairs, len(strings)), strict=True)],
+        dtype=bool,
+    )
+    closed = verdict[inverse] if len(hit) else np.zeros(0, dtype=bool)
     r, w = tag_role[hit], tag_way[hit]
 
     def any_of(mask: np.ndarray) -> np.ndarray:
