@@ -223,6 +223,8 @@ NOTES: dict[str, str] = {
     "metres.",
     "network.place": "Geocoded with Nominatim; the walkable ways inside the place's "
     "boundary are downloaded from Overpass (osmnx, `network_type=walk`, unsimplified). "
+    "OSM `facilities`, `candidates: {osm: true}` and `communities: {osm_admin_level}` "
+    "without an `osm_file` are downloaded for the same area. "
     "Everything downloaded is cached, so a second run needs no network; "
     "`facplan run --offline` never downloads and names a missing cache item. Without "
     "network access, use an extract: `network: {pbf: …}`.",

@@ -292,6 +292,14 @@ def _candidates(
             cand = kmeans_candidates(cells, spec.generate.n, seed=spec.generate.seed,
                                      kind=spec.generate.kind)
             cand["capacity"] = np.nan
+        elif spec.osm_file is None and scenario.osm_file is None and scenario.network.online:
+            from facplan.io.online import read_online_candidates
+
+            cand = read_online_candidates(
+                area=_online_area(scenario), crs=crs, settings=scenario.online.settings(),
+                key=f"candidates.{i}.osm",
+            )
+            cand["capacity"] = np.nan
         else:
             from facplan.io.osm import osm_candidates
 

@@ -586,7 +586,7 @@ class Scenario(_Strict):
         if pop.dasymetric is not None and pop.dasymetric.buildings == "osm":
             if pop.dasymetric.osm_file is None and default is None:
                 keys.append("population.dasymetric")
-        online = self.network.online  # facilities and communities can come from Overpass
+        online = self.network.online  # facilities, candidates, communities: from Overpass
         c = self.communities
         if (c is not None and c.osm_admin_level is not None and c.osm_file is None
                 and default is None and not online):
@@ -594,7 +594,7 @@ class Scenario(_Strict):
         for name, items in (("facilities", self.facilities), ("candidates", self.candidates)):
             for i, f in enumerate(items):
                 if f.osm not in (None, False) and f.osm_file is None and default is None:
-                    if name == "facilities" and online:
+                    if online:
                         continue
                     keys.append(f"{name}.{i}.osm")
         return keys

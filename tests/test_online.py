@@ -663,3 +663,116 @@ def test_place_scenario_takes_osm_facilities_online(tmp_path, poa):
     assert res.facilities["tier"].tolist() == ["compound"]  # a point: smallest tier
     d = res.demand["dist_sports_park_compound"]
     assert d.notna().any() and d.min() < 300
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _overpass_ways(frame, tag_keys: list[str], first_node: int) -> tuple[list[dict], int]:
+    """Overpass elements for the way polygons of a pyrosm frame: one node per ring vertex
+    (at the same coordinates) and the closed way with the frame's tags."""
+    elements = []
+    columns = [k for k in tag_keys if k in frame.columns]
+    for i in range(len(frame)):
+        row = frame.iloc[i]
+        ring = list(row.geometry.exterior.coords)[:-1]
+        ids = list(range(first_node, first_node + len(ring)))
+        first_node += len(ring)
+        elements += [{"type": "node", "id": n, "lon": x, "lat": y}
+                     for n, (x, y) in zip(ids, ring, strict=True)]
+        tags = {k: row[k] for k in columns if isinstance(row[k], str) and row[k]}
+        elements.append({"type": "way", "id": int(row["id"]), "nodes": [*ids, ids[0]],
+                         "tags": tags})
+    return elements, first_node
+
+
+def test_online_candidates_equal_the_pbf_reader(tmp_path):
+    """`candidates: {osm: true}` from Overpass equals the PBF reader on the same objects:
+    the land use, car parks and buildings of pyrosm's Helsinki extract (its way polygons),
+    served as Overpass answers, give the same sites, kinds, costs, areas and order as
+    facplan.io.osm's reader gives from the PBF's frames."""
+    import pandas as pd
+    import pyrosm
+
+    from facplan.io.online import features_requests, read_online_candidates
+    from facplan.io.osm import CANDIDATE_TAGS, _call, _text, candidates_from_layers, open_pbf
+
+    osm = open_pbf(pyrosm.get_data("helsinki_pbf"))
+    frames = {
+        "landuse": _call(osm, "get_landuse"),
+        "parking": _call(osm, "get_data_by_custom_criteria", custom_filter={"amenity": ["parking"]},
+                         filter_type="keep", tags_as_columns=["amenity", "parking"]),
+        "buildings": _call(osm, "get_buildings"),
+    }
+    tag_keys = {"landuse": ["landuse"], "parking": ["amenity", "parking"],
+                "buildings": ["building", "building:levels"]}
+    settings = _offline(tmp_path)
+    area = shapely.box(24.90, 60.15, 24.99, 60.19)
+    crs = "EPSG:32635"
+    served, node = {}, 1
+    for name, tags in CANDIDATE_TAGS.items():
+        f = frames[name]
+        ((key, values),) = tags.items()
+        val = _text(f, key)
+        simple = (f["osm_type"] == "way").to_numpy() & (f.geom_type == "Polygon").to_numpy()
+        simple &= np.array([len(g.interiors) == 0 if g.geom_type == "Polygon" else False
+                            for g in f.geometry])
+        match = (val != "") if values is True else val.isin(values)
+        f = f[simple & match.to_numpy()]
+        elements, node = _overpass_ways(f, tag_keys[name], node)
+        (req,) = features_requests(area, tags, settings)
+        _write(req.file, _answer(elements))
+        served[name] = f
+    expected = candidates_from_layers(served["landuse"], served["parking"],
+                                      served["buildings"], crs=crs)
+    got = read_online_candidates(area=area, crs=crs, settings=settings,
+                                 key="candidates.0.osm")
+    assert len(expected) > 100
+    assert set(expected["kind"]) == {"sports_park", "neighbourhood_centre"}
+    pd.testing.assert_frame_equal(got.drop(columns="geometry"),
+                                  expected.drop(columns="geometry"))
+    assert shapely.equals_exact(got.geometry.values, expected.geometry.values, 1e-12).all()
+
+
+def test_place_scenario_takes_osm_candidates_online(tmp_path, poa):
+    """`candidates: {osm: true}` on a `place:` network comes from Overpass (the cache)
+    and reaches the optimization."""
+    import pandas as pd
+
+    import facplan
+    from facplan.io.online import features_requests
+    from facplan.io.osm import CANDIDATE_TAGS, NEW_BUILD_COST_PER_M2, NEW_BUILD_FIXED_COST
+    from facplan.scenario import scenario_from_dict
+
+    settings = _offline(tmp_path)
+    area = _fill_cache(settings, poa)
+    c = area.representative_point()
+    nodes, way = _square(c.x, c.y, 0.0008, 10)  # ≈ 77 m × 89 m of surface parking
+    answers = {"landuse": [], "buildings": [],
+               "parking": [*nodes, {"type": "way", "id": 500, "nodes": way,
+                                    "tags": {"amenity": "parking", "parking": "surface"}}]}
+    for name, tags in CANDIDATE_TAGS.items():
+        (req,) = features_requests(area, tags, settings)
+        _write(req.file, _answer(answers[name]))
+    hexes = pd.read_csv(shared_file("porto_alegre", "poa_hexgrid.csv"))
+    hexes[shapely.intersects_xy(area, hexes["lon"], hexes["lat"])].to_csv(
+        tmp_path / "pop.csv", index=False)
+    data = {
+        "name": "poa-online-candidates", "crs": 32722, "min_component_nodes": 1,
+        "population": {"path": "pop.csv", "field": "population", "id_field": "id"},
+        "network": {"place": PLACE},
+        "online": {"offline": True, "cache_folder": str(settings.folder)},
+        "candidates": [{"osm": True}],
+        "optimize": [{"kind": "sports_park", "tier": "community", "sites": 1}],
+        "map": {"tiles": "none"},
+    }
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path), cache=False)
+    cand = res.candidates.set_index("site_id")
+    assert cand.index.tolist() == ["osm-way-500"]
+    lat = np.deg2rad(c.y)
+    side_x = np.deg2rad(0.0008) * 6371008.8 * np.cos(lat)
+    side_y = np.deg2rad(0.0008) * 6371008.8
+    assert cand.loc["osm-way-500", "area_m2"] == pytest.approx(side_x * side_y, rel=0.01)
+    assert cand.loc["osm-way-500", "cost"] == pytest.approx(
+        cand.loc["osm-way-500", "area_m2"] * NEW_BUILD_COST_PER_M2 + NEW_BUILD_FIXED_COST)
+    assert res.sites["site_id"].tolist() == ["osm-way-500"]

@@ -86,6 +86,7 @@ __all__ = [
     "network_area",
     "features_requests",
     "read_online_features",
+    "read_online_candidates",
     "read_online_admin",
 ]
 
@@ -1056,6 +1057,52 @@ def read_online_features(
     )
     out.attrs["dropped"] = dropped
     return out
+
+
+def read_online_candidates(
+    *,
+    area: Area,
+    crs: Any,
+    settings: OnlineSettings | None = None,
+    key: str = "candidates.osm",
+) -> gpd.GeoDataFrame:
+    """Candidate sites from OSM inside an area, from Overpass: the online twin of
+    :func:`facplan.io.osm.osm_candidates` (open land, surface car parks, large
+    non-residential buildings; same columns, ids, costs and order).
+
+    Three queries (:data:`facplan.io.osm.CANDIDATE_TAGS`: land use, parking, buildings),
+    each cached like every download.
+
+    Parameters
+    ----------
+    area
+        The area (EPSG:4326), e.g. :func:`network_area`.
+    crs
+        Projected CRS (metres) in which areas are measured.
+    settings
+        Online settings (default: :class:`OnlineSettings()`).
+    key
+        The scenario key, for messages (e.g. ``"candidates.0.osm"``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`facplan.io.osm.osm_candidates`.
+
+    Raises
+    ------
+    InputError
+        A geographic ``crs``; offline with a response missing; no network.
+    """
+    from facplan.io.osm import CANDIDATE_TAGS, _projected, candidates_from_layers
+
+    _projected(crs, "measuring candidate areas")
+    settings = settings or OnlineSettings()
+    area = _check_area(area, key)
+    layers = {name: _features_frame(area, tags, settings, key)
+              for name, tags in CANDIDATE_TAGS.items()}
+    return candidates_from_layers(layers["landuse"], layers["parking"], layers["buildings"],
+                                  crs=crs)
 
 
 def _ids(gdf: gpd.GeoDataFrame) -> np.ndarray:

@@ -33,6 +33,8 @@ from facplan._errors import InputError
 from facplan.standards import Standard
 
 __all__ = [
+    "CANDIDATE_TAGS",
+    "candidates_from_layers",
     "open_pbf",
     "read_osm_admin",
     "read_osm_features",
@@ -600,7 +602,7 @@ def osm_candidates(
     InputError
         A geographic ``crs``; missing or unreadable extract.
     """
-    crs = _projected(crs, "measuring candidate areas")
+    _projected(crs, "measuring candidate areas")  # before the slow read
     osm = open_pbf(pbf)
     landuse = _call(osm, "get_landuse")
     parking = _call(
@@ -608,6 +610,48 @@ def osm_candidates(
         filter_type="keep", tags_as_columns=["amenity", "parking"],
     )
     buildings = _call(osm, "get_buildings")
+    return candidates_from_layers(
+        landuse, parking, buildings, crs=crs, min_area_m2=min_area_m2,
+        retrofit_default_levels=retrofit_default_levels,
+    )
+
+
+#: The OSM tags :func:`candidates_from_layers` reads, per layer (for downloads).
+CANDIDATE_TAGS = {
+    "landuse": {"landuse": [*OPEN_LANDUSE, "residential"]},
+    "parking": {"amenity": ["parking"]},
+    "buildings": {"building": True},
+}
+
+
+def candidates_from_layers(
+    landuse: gpd.GeoDataFrame | None,
+    parking: gpd.GeoDataFrame | None,
+    buildings: gpd.GeoDataFrame | None,
+    *,
+    crs: Any,
+    min_area_m2: float = 150.0,
+    retrofit_default_levels: float = RETROFIT_DEFAULT_LEVELS,
+) -> gpd.GeoDataFrame:
+    """The candidate sites of :func:`osm_candidates` from OSM layers already read.
+
+    Parameters
+    ----------
+    landuse, parking, buildings
+        OSM objects in EPSG:4326 with ``osm_type`` (node/way/relation), ``id`` and tag
+        columns (``landuse``; ``amenity``, ``parking``; ``building``,
+        ``building:levels``), as pyrosm's getters or Overpass (:mod:`facplan.io.online`)
+        give them; None or empty when there are none. Objects with other tag values are
+        ignored.
+    crs, min_area_m2, retrofit_default_levels
+        As for :func:`osm_candidates`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`osm_candidates`.
+    """
+    crs = _projected(crs, "measuring candidate areas")
     parts = []
 
     land = _having(landuse, "landuse", OPEN_LANDUSE)
