@@ -112,7 +112,13 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     buildings = None
     if spec.dasymetric is not None:
         d = spec.dasymetric
-        if d.buildings == "osm":
+        if (d.buildings == "osm" and d.osm_file is None and default_pbf is None
+                and scenario.network.online):
+            from facplan.io.online import read_online_buildings
+
+            buildings = read_online_buildings(area=_online_area(scenario),
+                                              settings=scenario.online.settings())
+        elif d.buildings == "osm":
             from facplan.io.osm import read_osm_buildings
 
             buildings = read_osm_buildings(pbf(d.osm_file or default_pbf))

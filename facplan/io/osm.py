@@ -34,6 +34,7 @@ from facplan.standards import Standard
 
 __all__ = [
     "CANDIDATE_TAGS",
+    "buildings_from_frame",
     "candidates_from_layers",
     "open_pbf",
     "read_osm_admin",
@@ -530,8 +531,31 @@ def read_osm_buildings(pbf: str | PathLike[str] | Any) -> gpd.GeoDataFrame:
         When the extract has no buildings.
     """
     osm = open_pbf(pbf)
-    where = _where(osm)
-    gdf = _call(osm, "get_buildings")
+    return buildings_from_frame(_call(osm, "get_buildings"), where=_where(osm))
+
+
+def buildings_from_frame(gdf: gpd.GeoDataFrame | None, *, where: str) -> gpd.GeoDataFrame:
+    """The footprints of :func:`read_osm_buildings` from OSM objects already read.
+
+    Parameters
+    ----------
+    gdf
+        OSM objects tagged ``building`` in EPSG:4326 with ``osm_type``, ``id``,
+        ``building`` and (optionally) ``building:levels``, as pyrosm's ``get_buildings``
+        or Overpass (:mod:`facplan.io.online`) give them.
+    where
+        The source, for messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_osm_buildings`.
+
+    Raises
+    ------
+    InputError
+        When there are no buildings.
+    """
     if gdf is None or len(gdf) == 0:
         raise InputError("the extract has no buildings", file=where)
     gdf, _ = _repair(_sorted(gdf), keep_points=False)
