@@ -601,9 +601,18 @@ def _dashboard_address() -> str | None:
 
 
 @contextmanager
-def _connect(
+def connect_dask(
     scheduler: str | None, client: Client | None, n_workers: int
 ) -> Iterator[tuple[Client, str]]:
+    """A Dask client and a description of where it runs: ``client`` as given, a
+    connection to ``scheduler``, or a :class:`distributed.LocalCluster` of ``n_workers``
+    single-threaded processes on 127.0.0.1 (closed afterwards).
+
+    Raises
+    ------
+    InputError
+        The scheduler cannot be reached (``field="--scheduler"``).
+    """
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - a declared dependency
@@ -756,7 +765,7 @@ def run_batch(
     n_workers = n_workers or _cpu_count()
     n_workers = max(1, min(int(n_workers), len(todo)))
 
-    with _connect(scheduler, client, n_workers) as (c, where):
+    with connect_dask(scheduler, client, n_workers) as (c, where):
         out.mkdir(parents=True, exist_ok=True)
         meta = {
             "scenarios": [str(Path(s)) for s in scenarios], "scheduler": where,

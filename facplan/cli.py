@@ -1,4 +1,4 @@
-"""The ``facplan`` command: run, validate and demo.
+"""The ``facplan`` command: run, validate, compare, demo, batch and split.
 
 Errors in inputs print one readable message naming the file, key or field and exit with
 code 2; ``--debug`` shows the traceback instead.
@@ -124,6 +124,77 @@ def run(
     """
     _run_scenario(scenario, out_dir, force=force, debug=debug, cache=not no_cache,
                   offline=offline)
+
+
+@app.command()
+def split(
+    scenario: ScenarioArg,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (replaced atomically).")
+    ],
+    parts: Annotated[
+        int, typer.Option("--parts", min=1, help="Pieces to split the city into (tasks).")
+    ] = 8,
+    by: Annotated[
+        str,
+        typer.Option("--by", help="auto (communities when the scenario has them), "
+                     "community (whole communities per piece) or grid (balanced tiles)."),
+    ] = "auto",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Address of a running Dask scheduler, e.g. "
+                     "tcp://10.0.0.5:8786. Default: the pieces run one after the other "
+                     "in this process (same results)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty folder that is not a facplan run.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a city too big for one machine in pieces (Dask): exact coverage and the chosen sites, as tables.
+
+    Writes summary.json, demand.csv and sites.csv into --out (no map). Distances beyond a tier's threshold are not searched and read inf; pmedian entries are refused. How it works and why it is exact: docs/cluster.md.
+    """
+    from facplan.io.atomic import check_output_dir, recover
+
+    if by not in ("auto", "community", "grid"):
+        err.print(f"[bold red]error:[/] --by must be auto, community or grid, not {by!r}")
+        raise typer.Exit(code=2)
+    try:
+        import facplan
+        from facplan.split import split_access, write_split
+
+        recover(out_dir.absolute())
+        check_output_dir(out_dir.absolute(), force=force)
+        sc = facplan.load_scenario(scenario)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FacplanWarning)  # reported from the result
+            with err.status("splitting…") as status:
+                if scheduler is None:
+                    res = split_access(sc, parts=parts, by=by,
+                                       progress=lambda m: status.update(f"{m}…"))
+                else:
+                    from facplan.batch import connect_dask
+
+                    with connect_dask(scheduler, None, 1) as (client, _):
+                        res = split_access(sc, parts=parts, by=by, client=client,
+                                           progress=lambda m: status.update(f"{m}…"))
+                status.update("writing outputs…")
+                write_split(res, out_dir, force=force)
+    except InputError as exc:
+        _fail(exc, debug)
+        return
+    for w in res["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+    out.print(f"{res['scenario']}: {res['population_total']:,.0f} people in "
+              f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)")
+    for key, a in res["access"].items():
+        out.print(f"{key} ({a['threshold_m']:.0f} m): {a['coverage']:.1%} → "
+                  f"{a['after']['coverage']:.1%}")
+    for o in res["optimize"]:
+        out.print(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
+                  f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})")
+    out.print(f"outputs in [bold]{out_dir}[/]")
 
 
 @app.command()

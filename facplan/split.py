@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from facplan.network import Graph
     from facplan.scenario import Scenario
 
-__all__ = ["partition_cells", "halo_m", "split_access"]
+__all__ = ["partition_cells", "halo_m", "split_access", "write_split"]
 
 #: Tolerances of the pipeline: covered means ``d ≤ T + COVER_EPS_M``; searches keep
 #: distances up to ``T + COVER_EPS_M + MATRIX_TOL_M`` (as :func:`access.site_matrix`).
@@ -596,3 +597,41 @@ def split_access(
         "timings": timings,
     }
 
+
+
+def write_split(res: dict[str, Any], out: str | Path, *, force: bool = False) -> Path:
+    """Write a :func:`split_access` result into the folder ``out`` (atomically: nothing
+    appears unless every file is written, and an earlier run there stays until then).
+
+    Files
+    -----
+    ``summary.json``
+        ``scenario``, ``crs``, ``parts``, ``by``, ``halo_m``, ``population_total``,
+        ``network``, ``warnings``, ``access`` (per kind/tier: ``threshold_m``,
+        ``covered_population``, ``coverage``, ``after``), ``optimize`` (as in ``facplan
+        run``'s summary), ``part_stats`` and ``timings``.
+    ``demand.csv``
+        One row per cell: ``cell_id``, ``population``, ``community_id``, ``part``
+        (−1: not on the network) and ``dist_<kind>_<tier>`` / ``…_after`` in metres;
+        ``inf`` = farther than what was searched (the threshold), empty = not on the
+        network.
+    ``sites.csv``
+        The chosen sites: ``site_id``, ``kind``, ``tier``, ``rank``,
+        ``marginal_population``, ``cost``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+    """
+    from facplan.io.atomic import atomic_output_dir
+    from facplan.outputs.geojson import write_csv, write_json
+
+    keys = ("scenario", "crs", "parts", "by", "halo_m", "population_total", "network",
+            "warnings", "access", "optimize", "part_stats", "timings")
+    summary = {k: res[k] for k in keys}
+    with atomic_output_dir(out, force=force) as tmp:
+        write_json(tmp / "summary.json", summary)
+        write_csv(tmp / "demand.csv", res["demand"])
+        write_csv(tmp / "sites.csv", res["sites"])
+    return Path(out)

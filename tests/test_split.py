@@ -217,3 +217,56 @@ def test_split_porto_alegre_on_a_cluster_equals_single_run(porto_alegre, dask_cl
     assert list(stitched["site_ids"]) == cand["site_id"].tolist()
     diff = abs(stitched["matrix"] - full)
     assert stitched["matrix"].nnz == full.nnz and (diff.max() if diff.nnz else 0.0) < 1e-6
+
+
+def test_split_command_writes_the_tables_of_a_single_run(city):
+    """`facplan split` writes summary.json, demand.csv and sites.csv whose coverage,
+    distances within the threshold and chosen sites equal `facplan run`'s; a pmedian
+    entry is refused with exit 2 and leaves the earlier output as it was."""
+    import json
+    import subprocess
+    import sys
+
+    from facplan.testing import write_scenario
+
+    folder, data = city
+    scenario = scenario_from_dict(data, base_dir=folder)
+    result = _run(scenario)
+    path = write_scenario(folder, data)
+    out = folder / "split-out"
+
+    def facplan_split(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "facplan.cli", "split", str(path), "--out", str(out),
+             *extra], capture_output=True, text=True, timeout=600,
+        )
+
+    r = facplan_split("--parts", "3", "--by", "grid")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "demand.csv", "sites.csv", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parts"] == 3 and summary["by"] == "grid"
+    for key, a in result.summary["access"].items():
+        assert summary["access"][key]["coverage"] == pytest.approx(a["coverage"], abs=1e-6)
+        assert summary["access"][key]["after"]["covered_population"] == pytest.approx(
+            a["after"]["covered_population"], abs=1e-3)
+    assert [o["selected"] for o in summary["optimize"]] == [
+        o["selected"] for o in result.summary["optimize"]]
+    demand = pd.read_csv(out / "demand.csv")
+    want = result.demand.set_index("cell_id")["dist_sports_park_compound"]
+    got = demand.set_index("cell_id")["dist_sports_park_compound"]
+    near = want <= 300
+    np.testing.assert_allclose(got[near], want[near], atol=1e-3)
+    assert (got[~near] > 300).all()  # inf: beyond the threshold, not searched
+    sites = pd.read_csv(out / "sites.csv")
+    assert sites["site_id"].tolist() == result.sites["site_id"].tolist()
+
+    before = (out / "summary.json").read_bytes()
+    data["optimize"] = [{"kind": "sports_park", "tier": "compound", "model": "pmedian",
+                         "sites": 1}]
+    path = write_scenario(folder, data)
+    r = facplan_split("--parts", "2")
+    assert r.returncode == 2
+    assert "pmedian" in r.stderr and "Traceback" not in r.stderr
+    assert (out / "summary.json").read_bytes() == before
