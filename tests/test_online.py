@@ -632,9 +632,27 @@ def test_online_admin_boundaries(tmp_path):
         read_online_admin(8, area=AREA, settings=settings)
 
 
+def _place_scenario(tmp_path: Path, area, settings: OnlineSettings, name: str,
+                    **keys) -> dict:
+    """A `place:` scenario (offline, on the filled cache) over the Porto Alegre hexagon
+    population inside ``area``, with extra top-level ``keys``."""
+    import pandas as pd
+
+    hexes = pd.read_csv(shared_file("porto_alegre", "poa_hexgrid.csv"))
+    hexes[shapely.intersects_xy(area, hexes["lon"], hexes["lat"])].to_csv(
+        tmp_path / "pop.csv", index=False)
+    return {
+        "name": name, "crs": 32722, "min_component_nodes": 1,
+        "population": {"path": "pop.csv", "field": "population", "id_field": "id"},
+        "network": {"place": PLACE},
+        "online": {"offline": True, "cache_folder": str(settings.folder)},
+        "map": {"tiles": "none"},
+        **keys,
+    }
+
+
 def test_place_scenario_takes_osm_facilities_online(tmp_path, poa):
     """`facilities: [{osm: …}]` on a `place:` network comes from Overpass (the cache)."""
-    import pandas as pd
 
     import facplan
     from facplan.io.online import features_requests
@@ -647,17 +665,8 @@ def test_place_scenario_takes_osm_facilities_online(tmp_path, poa):
     (req,) = features_requests(area, tags, settings)
     _write(req.file, _answer([{"type": "node", "id": 7, "lon": c.x, "lat": c.y,
                                "tags": {"leisure": "pitch", "name": "Campo"}}]))
-    hexes = pd.read_csv(shared_file("porto_alegre", "poa_hexgrid.csv"))
-    hexes[shapely.intersects_xy(area, hexes["lon"], hexes["lat"])].to_csv(
-        tmp_path / "pop.csv", index=False)
-    data = {
-        "name": "poa-online-facilities", "crs": 32722, "min_component_nodes": 1,
-        "population": {"path": "pop.csv", "field": "population", "id_field": "id"},
-        "network": {"place": PLACE},
-        "online": {"offline": True, "cache_folder": str(settings.folder)},
-        "facilities": [{"osm": tags, "kind": "sports_park"}],
-        "map": {"tiles": "none"},
-    }
+    data = _place_scenario(tmp_path, area, settings, "poa-online-facilities",
+                           facilities=[{"osm": tags, "kind": "sports_park"}])
     res = facplan.run(scenario_from_dict(data, base_dir=tmp_path), cache=False)
     assert res.facilities["facility_id"].tolist() == ["facilities0-0"]
     assert res.facilities["tier"].tolist() == ["compound"]  # a point: smallest tier
@@ -737,7 +746,6 @@ def test_online_candidates_equal_the_pbf_reader(tmp_path):
 def test_place_scenario_takes_osm_candidates_online(tmp_path, poa):
     """`candidates: {osm: true}` on a `place:` network comes from Overpass (the cache)
     and reaches the optimization."""
-    import pandas as pd
 
     import facplan
     from facplan.io.online import features_requests
@@ -754,18 +762,10 @@ def test_place_scenario_takes_osm_candidates_online(tmp_path, poa):
     for name, tags in CANDIDATE_TAGS.items():
         (req,) = features_requests(area, tags, settings)
         _write(req.file, _answer(answers[name]))
-    hexes = pd.read_csv(shared_file("porto_alegre", "poa_hexgrid.csv"))
-    hexes[shapely.intersects_xy(area, hexes["lon"], hexes["lat"])].to_csv(
-        tmp_path / "pop.csv", index=False)
-    data = {
-        "name": "poa-online-candidates", "crs": 32722, "min_component_nodes": 1,
-        "population": {"path": "pop.csv", "field": "population", "id_field": "id"},
-        "network": {"place": PLACE},
-        "online": {"offline": True, "cache_folder": str(settings.folder)},
-        "candidates": [{"osm": True}],
-        "optimize": [{"kind": "sports_park", "tier": "community", "sites": 1}],
-        "map": {"tiles": "none"},
-    }
+    data = _place_scenario(
+        tmp_path, area, settings, "poa-online-candidates", candidates=[{"osm": True}],
+        optimize=[{"kind": "sports_park", "tier": "community", "sites": 1}],
+    )
     res = facplan.run(scenario_from_dict(data, base_dir=tmp_path), cache=False)
     cand = res.candidates.set_index("site_id")
     assert cand.index.tolist() == ["osm-way-500"]
