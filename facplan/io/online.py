@@ -366,16 +366,24 @@ def overpass_requests(polygon: Area, settings: OnlineSettings) -> list[CachedReq
         head = _overpass._make_overpass_settings()
         way_filter = _overpass._get_network_filter(NETWORK_TYPE)
         coord_strs = _overpass._make_overpass_polygon_coord_strs(poly_buff)
+    queries = [f"{head};(way{way_filter}(poly:{c!r});>;);out;" for c in coord_strs]
+    return _overpass_cached(coord_strs, queries, settings, "the walkable ways of the area")
+
+
+def _overpass_cached(
+    coord_strs: list[str], queries: list[str], settings: OnlineSettings, subject: str
+) -> list[CachedRequest]:
+    """One :class:`CachedRequest` per Overpass query (one per piece of the area, as
+    osmnx splits it); ``subject`` says what the response holds, for messages."""
     url = settings.overpass_url.rstrip("/") + "/interpreter"
     out = []
-    for i, coords in enumerate(coord_strs):
-        query = f"{head};(way{way_filter}(poly:{coords!r});>;);out;"
+    for i, (coords, query) in enumerate(zip(coord_strs, queries, strict=True)):
         full = _prepared_url(url, OrderedDict(data=query))
         out.append(
             CachedRequest(
                 what=(
-                    f"Overpass response with the walkable ways of the area (query "
-                    f"{i + 1} of {len(coord_strs)}, {settings.overpass_url})"
+                    f"Overpass response with {subject} (query {i + 1} of {len(queries)}, "
+                    f"{settings.overpass_url})"
                 ),
                 url=full,
                 file=_cache_file(full, settings),
@@ -931,25 +939,11 @@ def features_requests(
     with configure_osmnx(settings):
         coord_strs = _overpass._make_overpass_polygon_coord_strs(area)
         queries = [_overpass._create_overpass_features_query(c, tags) for c in coord_strs]
-    url = settings.overpass_url.rstrip("/") + "/interpreter"
     tag_text = ", ".join(
         f"{k}=*" if v is True else f"{k}={'|'.join(v)}" for k, v in tags.items()
     )
-    out = []
-    for i, (coords, query) in enumerate(zip(coord_strs, queries, strict=True)):
-        full = _prepared_url(url, OrderedDict(data=query))
-        out.append(
-            CachedRequest(
-                what=(
-                    f"Overpass response with the OSM objects tagged {tag_text} in the area "
-                    f"(query {i + 1} of {len(queries)}, {settings.overpass_url})"
-                ),
-                url=full,
-                file=_cache_file(full, settings),
-                area=_coords_polygon(coords),
-            )
-        )
-    return out
+    return _overpass_cached(coord_strs, queries, settings,
+                            f"the OSM objects tagged {tag_text} in the area")
 
 
 def _features_frame(
