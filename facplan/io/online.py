@@ -1019,39 +1019,13 @@ def read_online_features(
     InputError
         Malformed ``tags``; offline with the response missing; no network.
     """
-    import geopandas as gpd
-    import pandas as pd
-
-    from facplan.io.osm import _check_tags, _empty_features, _repair, _text
+    from facplan.io.osm import _check_tags, features_from_frame
 
     settings = settings or OnlineSettings()
     tags = _check_tags(tags, key)
     area = _check_area(area, key)
-    gdf = _features_frame(area, tags, settings, key)
-    if gdf is None:
-        return _empty_features()
-    tag = pd.Series("", index=gdf.index, dtype=object)
-    for k, values in tags.items():
-        if k not in gdf.columns:
-            continue
-        val = _text(gdf, k)
-        hit = (val != "") if values is True else val.isin(values)
-        tag = tag.where(~(hit & (tag == "")), k + "=" + val)
-    gdf = gdf[(tag != "").to_numpy()].assign(_tag=tag[tag != ""])
-    gdf, dropped = _repair(gpd.GeoDataFrame(gdf, geometry="geometry", crs=4326),
-                           keep_points=True)
-    out = gpd.GeoDataFrame(
-        {
-            "osm_id": _ids(gdf),
-            "name": _text(gdf, "name").to_numpy(dtype=object),
-            "tag": gdf["_tag"].to_numpy(dtype=object),
-            "source": np.full(len(gdf), source, dtype=object),
-        },
-        geometry=gdf.geometry.values,
-        crs=4326,
-    )
-    out.attrs["dropped"] = dropped
-    return out
+    return features_from_frame(_features_frame(area, tags, settings, key), tags,
+                               source=source)
 
 
 def read_online_buildings(
@@ -1134,11 +1108,6 @@ def read_online_candidates(
                                   crs=crs)
 
 
-def _ids(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    return ("osm-" + gdf["osm_type"].astype(str) + "-"
-            + gdf["id"].astype("int64").astype(str)).to_numpy(dtype=object)
-
-
 def read_online_admin(
     admin_level: int,
     *,
@@ -1181,7 +1150,7 @@ def read_online_admin(
     """
     import geopandas as gpd
 
-    from facplan.io.osm import _repair, _text
+    from facplan.io.osm import _osm_ids, _repair, _text
 
     settings = settings or OnlineSettings()
     area = _check_area(area, key)
@@ -1203,7 +1172,7 @@ def read_online_admin(
             "community) or give the boundaries as a file: communities: {path: …}",
             file=key,
         )
-    ids = _ids(gdf)
+    ids = _osm_ids(gdf)
     names = _text(gdf, name_tag)
     names = names.where(names != "", _text(gdf, "name")).to_numpy(dtype=object)
     names = np.where(names == "", ids, names).astype(object)

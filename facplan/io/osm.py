@@ -36,6 +36,7 @@ __all__ = [
     "CANDIDATE_TAGS",
     "buildings_from_frame",
     "candidates_from_layers",
+    "features_from_frame",
     "open_pbf",
     "read_osm_admin",
     "read_osm_features",
@@ -369,6 +370,30 @@ def read_osm_features(
         filter_type="keep",
         tags_as_columns=list(dict.fromkeys(["name", *keys])),
     )
+    return features_from_frame(gdf, tags, source=source)
+
+
+def features_from_frame(
+    gdf: gpd.GeoDataFrame | None, tags: dict[str, list[str] | bool], *, source: str
+) -> gpd.GeoDataFrame:
+    """The features of :func:`read_osm_features` from OSM objects already read.
+
+    Parameters
+    ----------
+    gdf
+        OSM objects in EPSG:4326 with ``osm_type``, ``id``, ``name`` and the tag columns
+        of ``tags``, as pyrosm or Overpass (:mod:`facplan.io.online`) give them; None
+        or empty when there are none.
+    tags
+        Checked tags (:func:`_check_tags`).
+    source
+        As for :func:`read_osm_features`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_osm_features`.
+    """
     if gdf is None or len(gdf) == 0:
         return _empty_features()
     tag = pd.Series("", index=gdf.index, dtype=object)
