@@ -194,6 +194,18 @@ def check_positions(values: Sequence[int] | Any, n: int, model: str, name: str) 
     return arr[np.sort(first)].astype(np.int64)
 
 
+def site_masks(
+    n_sites: int, force_pos: np.ndarray, forbid_pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(fixed, allowed)``: bool (n_sites,) masks of the forced sites and of the sites
+    that are not forbidden (positions as :func:`check_positions` gives them)."""
+    fixed = np.zeros(n_sites, dtype=bool)
+    fixed[force_pos] = True
+    allowed = np.ones(n_sites, dtype=bool)
+    allowed[forbid_pos] = False
+    return fixed, allowed
+
+
 def check_site_ids(site_ids: Sequence[str], n: int, model: str) -> np.ndarray:
     """Check ``site_ids``: ``n`` distinct ids; returned as an array of ``str``."""
     ids = np.asarray([str(s) for s in site_ids], dtype=object)

@@ -24,6 +24,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_min,
+    site_masks,
     site_order,
 )
 from facplan.optimize._core import CoverProblem, greedy_rank, reduce
@@ -133,10 +134,7 @@ class LSCP(Model):
         m._pattern, m._w, m._before, m._ids = pat, w, before, ids
         m._unit = np.ones(n_sites) if minimize == "sites" else cost_arr
         m._cost = cost_arr
-        m._fixed = np.zeros(n_sites, dtype=bool)
-        m._fixed[force_pos] = True
-        m._can_open = np.ones(n_sites, dtype=bool)
-        m._can_open[forbid_pos] = False
+        m._fixed, m._can_open = site_masks(n_sites, force_pos, forbid_pos)
         return m
 
     def solve(self) -> LSCP:

@@ -23,6 +23,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_max,
+    site_masks,
     site_order,
 )
 from facplan.optimize._core import CoverProblem, greedy_rank, solve_cover
@@ -286,14 +287,11 @@ class MCLP(Model):
                     field="community_of_site",
                 )
             comm = comm.astype(np.int64)
-        forbidden = np.zeros(n_sites, dtype=bool)
-        forbidden[forbid_pos] = True
-        fixed = np.zeros(n_sites, dtype=bool)
-        fixed[force_pos] = True
+        fixed, allowed = site_masks(n_sites, force_pos, forbid_pos)
         affordable = np.ones(n_sites, dtype=bool) if budget is None else (
             cost_arr <= budget * (1 + 1e-12)
         )
-        can_open = (~forbidden & affordable) | fixed
+        can_open = (allowed & affordable) | fixed
         group = np.full(n_sites, -1, dtype=np.int64)
         gaps: list[int] = []
         n_groups = 0

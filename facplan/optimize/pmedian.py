@@ -21,6 +21,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_min,
+    site_masks,
     site_order,
 )
 
@@ -161,10 +162,7 @@ class PMedian(Model):
             mip_rel_gap=check_amount(mip_rel_gap, _NAME, "mip_rel_gap"),
         )
         m._D, m._E, m._w, m._ids, m._p = D, E, w, ids, p
-        m._fixed = np.zeros(n_sites, dtype=bool)
-        m._fixed[force_pos] = True
-        m._can_open = np.ones(n_sites, dtype=bool)
-        m._can_open[forbid_pos] = False
+        m._fixed, m._can_open = site_masks(n_sites, force_pos, forbid_pos)
         return m
 
     # ------------------------------------------------------------------ solving
