@@ -169,16 +169,15 @@ def split(
         sc = facplan.load_scenario(scenario)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FacplanWarning)  # reported from the result
-            with err.status("splitting…") as status:
-                if scheduler is None:
-                    res = split_access(sc, parts=parts, by=by,
-                                       progress=lambda m: status.update(f"{m}…"))
-                else:
-                    from facplan.batch import connect_dask
+            from contextlib import nullcontext
 
-                    with connect_dask(scheduler, None, 1) as (client, _):
-                        res = split_access(sc, parts=parts, by=by, client=client,
-                                           progress=lambda m: status.update(f"{m}…"))
+            from facplan.batch import connect_dask
+
+            dask = nullcontext((None, "")) if scheduler is None else connect_dask(
+                scheduler, None, 1)
+            with err.status("splitting…") as status, dask as (client, _):
+                res = split_access(sc, parts=parts, by=by, client=client,
+                                   progress=lambda m: status.update(f"{m}…"))
                 status.update("writing outputs…")
                 write_split(res, out_dir, force=force)
     except InputError as exc:
