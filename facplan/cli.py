@@ -280,8 +280,33 @@ from facplan.batch import batch_command  # noqa: E402  (cheap: imports dask only
 app.command("batch")(batch_command)
 
 
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
+def _interrupted(exc: BaseException | None) -> bool:
+    """True when ``exc`` is Ctrl-C or was caused by it.
+
+    A Ctrl-C that lands while numba loads a compiled function surfaces as a
+    ``SystemError`` whose cause is the ``KeyboardInterrupt``; click only recognises the
+    bare one.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def main() -> None:
+    """Entry point of the ``facplan`` command (see ``[project.scripts]``)."""
+    try:
+        code = app()
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        # every output folder is written atomically: an interrupted run leaves it as it was
+        err.print("Aborted! (Ctrl-C) The output folder is unchanged.")
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

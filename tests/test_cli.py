@@ -90,3 +90,40 @@ def test_debug_shows_traceback(city, flag):
     data["population"]["field"] = "nobody"
     r = _facplan("run", write_scenario(folder, data), "--out", folder / "o", flag)
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def _raise_chained_interrupt():
+    """What a Ctrl-C looks like when it lands while numba loads a compiled function."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as ki:
+        raise SystemError("CPUDispatcher returned a result with an exception set") from ki
+
+
+def test_ctrl_c_inside_numba_is_an_abort_not_a_traceback(monkeypatch, capsys):
+    import facplan.cli as cli
+
+    monkeypatch.setattr(cli, "app", _raise_chained_interrupt)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 130
+    captured = capsys.readouterr()
+    assert "Aborted" in captured.err and "Traceback" not in captured.err
+
+
+def test_other_errors_still_propagate_from_main(monkeypatch):
+    import facplan.cli as cli
+
+    def boom():
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(cli, "app", boom)
+    with pytest.raises(SystemError, match="a real bug"):
+        cli.main()
+
+
+def test_console_script_goes_through_main():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "facplan"]
+    assert ep.value == "facplan.cli:main"
