@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["InputError", "FacplanWarning", "format_rows"]
+__all__ = ["InputError", "FacplanWarning", "caused_by_interrupt", "format_rows"]
 
 
 def format_rows(rows: Sequence[object], *, limit: int = 5) -> str:
@@ -19,6 +19,22 @@ def format_rows(rows: Sequence[object], *, limit: int = 5) -> str:
     more = len(rows) - limit
     word = "row" if len(rows) == 1 else "rows"
     return f"{word} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def caused_by_interrupt(exc: BaseException | None) -> bool:
+    """True when ``exc`` is Ctrl-C (``KeyboardInterrupt``) or was caused by it.
+
+    A Ctrl-C that lands while numba loads a compiled function surfaces as a
+    ``SystemError`` whose cause is the ``KeyboardInterrupt``; code that catches errors
+    must let it through as an interruption, not report it as a failure.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class InputError(ValueError):

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from facplan._errors import InputError
+from facplan._errors import InputError, caused_by_interrupt
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -582,6 +582,8 @@ def run_task(scenario: Scenario, out_dir: str, *, force: bool = False) -> dict:
         record["error"] = str(exc)
         record["error_type"] = "InputError"
     except Exception as exc:  # a crash in one run must not stop the batch
+        if caused_by_interrupt(exc):  # … but Ctrl-C must
+            raise
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["error_type"] = type(exc).__name__
         record["traceback"] = traceback.format_exc()

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from facplan._errors import FacplanWarning, InputError
+from facplan._errors import FacplanWarning, InputError, caused_by_interrupt
 
 app = typer.Typer(
     name="facplan",
@@ -280,28 +280,12 @@ from facplan.batch import batch_command  # noqa: E402  (cheap: imports dask only
 app.command("batch")(batch_command)
 
 
-def _interrupted(exc: BaseException | None) -> bool:
-    """True when ``exc`` is Ctrl-C or was caused by it.
-
-    A Ctrl-C that lands while numba loads a compiled function surfaces as a
-    ``SystemError`` whose cause is the ``KeyboardInterrupt``; click only recognises the
-    bare one.
-    """
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 def main() -> None:
     """Entry point of the ``facplan`` command (see ``[project.scripts]``)."""
     try:
         code = app()
     except Exception as exc:
-        if not _interrupted(exc):
+        if not caused_by_interrupt(exc):
             raise
         # every output folder is written atomically: an interrupted run leaves it as it was
         err.print("Aborted! (Ctrl-C) The output folder is unchanged.")

@@ -214,6 +214,24 @@ def test_run_task_reports_a_crash_with_its_traceback(city, tmp_path, monkeypatch
     assert "Traceback" in rec["traceback"] and not (tmp_path / "out").exists()
 
 
+def test_run_task_lets_ctrl_c_through(city, tmp_path, monkeypatch):
+    """A Ctrl-C that numba wraps in a SystemError stops the batch instead of being
+    recorded as one failed run."""
+    folder, data = city
+    scenario = scenario_from_dict(data, base_dir=folder)
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("returned a result with an exception set") from ki
+
+    monkeypatch.setattr("facplan.pipeline.run", interrupted)
+    with pytest.raises(SystemError):
+        run_task(scenario, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_network_cache_reads_once(city):
     from pyproj import CRS
 

@@ -127,3 +127,21 @@ def test_console_script_goes_through_main():
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "facplan"]
     assert ep.value == "facplan.cli:main"
+
+
+def test_caused_by_interrupt_walks_causes_and_contexts():
+    from facplan._errors import caused_by_interrupt
+
+    try:
+        _raise_chained_interrupt()
+    except SystemError as exc:
+        assert caused_by_interrupt(exc)
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("while handling")  # noqa: B904  (implicit __context__)
+    except RuntimeError as exc:
+        assert caused_by_interrupt(exc)
+    assert not caused_by_interrupt(ValueError("plain"))
+    assert not caused_by_interrupt(None)
