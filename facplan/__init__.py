@@ -10,15 +10,18 @@ The public API mirrors the command line::
 """
 
 from facplan._errors import FacplanWarning, InputError
-from facplan.scenario import Scenario, load_scenario
 
 __all__ = ["InputError", "FacplanWarning", "Scenario", "load_scenario", "run", "Result"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # heavy modules load on first use
+def __getattr__(name: str):  # heavy modules (geopandas, numba…) load on first use
     if name in ("run", "Result"):
         from facplan import pipeline
 
         return getattr(pipeline, name)
+    if name in ("Scenario", "load_scenario"):
+        from facplan import scenario
+
+        return getattr(scenario, name)
     raise AttributeError(f"module 'facplan' has no attribute {name!r}")

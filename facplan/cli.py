@@ -283,14 +283,17 @@ app.command("batch")(batch_command)
 def main() -> None:
     """Entry point of the ``facplan`` command (see ``[project.scripts]``)."""
     try:
-        code = app()
+        sys.exit(app())
+    except SystemExit as exc:
+        if exc.code != 130:  # typer's exit code for Ctrl-C
+            raise
     except Exception as exc:
         if not caused_by_interrupt(exc):
             raise
-        # every output folder is written atomically: an interrupted run leaves it as it was
-        err.print("Aborted! (Ctrl-C) The output folder is unchanged.")
-        code = 130
-    sys.exit(code)
+    # output folders are swapped in whole (facplan.io.atomic): an interrupted run leaves
+    # the earlier one as it was, so there is nothing else to tell
+    err.print("Aborted (Ctrl-C).")
+    sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,6 +111,25 @@ def test_ctrl_c_inside_numba_is_an_abort_not_a_traceback(monkeypatch, capsys):
     assert "Aborted" in captured.err and "Traceback" not in captured.err
 
 
+def test_plain_ctrl_c_says_the_same(monkeypatch, capsys):
+    import typer
+
+    import facplan.cli as cli
+
+    t = typer.Typer()
+
+    @t.command()
+    def work() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", t)
+    monkeypatch.setattr(sys, "argv", ["facplan"])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 130
+    assert "Aborted" in capsys.readouterr().err
+
+
 def test_other_errors_still_propagate_from_main(monkeypatch):
     import facplan.cli as cli
 

@@ -201,8 +201,9 @@ def test_sigint_keeps_earlier_run(long_run, phase):
     out = long_run["out"]
     before = _snapshot(out)
     r = _interrupt(long_run, signal.SIGINT, phase)
-    assert r.returncode != 0
+    assert r.returncode == 130, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
+    assert "Aborted (Ctrl-C)." in r.stderr
     assert _snapshot(out) == before
     assert _strays(out.parent) == []  # Ctrl-C cleans up at once
 
