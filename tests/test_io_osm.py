@@ -21,6 +21,7 @@ from facplan.io.osm import (
     read_osm_admin,
     read_osm_buildings,
     read_osm_features,
+    tag_candidates,
 )
 from facplan.standards import resolve_standards
 
@@ -228,3 +229,77 @@ def test_candidates(osm):
     assert (bigger["area_m2"] >= 5000).all() and len(bigger) < len(cand)
     with pytest.raises(InputError, match="projected"):
         osm_candidates(osm, crs=4326)
+
+
+# -- candidates from a tag query ------------------------------------------------------------
+
+
+def _square(x: float, y: float, side_m: float) -> shapely.Polygon:
+    return shapely.box(x, y, x + side_m, y + side_m)
+
+
+def test_tag_candidates_hand_computed():
+    """Areas and costs by hand on squares in UTM 32N (exact areas)."""
+    import geopandas as gpd
+
+    geoms = [_square(500_000, 5_200_000, 20),    # land: 400 m²
+             _square(500_100, 5_200_000, 10),    # land: 100 m² < 150, left out
+             shapely.Point(500_200, 5_200_000),  # a point: no site area, left out
+             _square(500_300, 5_200_000, 30)]    # a building: 900 m² footprint
+    feats = gpd.GeoDataFrame(
+        {"osm_id": ["osm-way-1", "osm-way-2", "osm-node-3", "osm-way-4"],
+         "name": ["", "", "", "hall"],
+         "tag": ["landuse=brownfield", "landuse=brownfield", "landuse=brownfield",
+                 "building=warehouse"],
+         "source": "candidates0"},
+        geometry=geoms, crs=UTM32N,
+    ).to_crs(4326)
+    cand = tag_candidates(feats, kind="sports_park", tier="community", crs=UTM32N)
+    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "source",
+                                  "geometry"]
+    assert cand["site_id"].tolist() == ["osm-way-1", "osm-way-4"]
+    assert cand["area_m2"].to_numpy() == pytest.approx([400.0, 900.0], rel=1e-6)
+    assert cand["cost"].to_numpy() == pytest.approx(
+        [400 * NEW_BUILD_COST_PER_M2 + NEW_BUILD_FIXED_COST, 900 * RETROFIT_COST_PER_M2],
+        rel=1e-6)
+    assert (cand["kind"] == "sports_park").all() and (cand["tier"] == "community").all()
+    assert cand["source"].tolist() == ["landuse=brownfield", "building=warehouse"]
+    assert cand.attrs == {"points": 1, "small": 1}
+    blank = tag_candidates(feats, kind="sports_park", tier=None, crs=UTM32N)
+    assert (blank["tier"] == "").all()
+    empty = tag_candidates(feats.iloc[:0], kind="sports_park", tier=None, crs=UTM32N)
+    assert len(empty) == 0 and list(empty.columns) == list(cand.columns)
+    with pytest.raises(InputError, match="projected"):
+        tag_candidates(feats, kind="sports_park", tier=None, crs=4326)
+
+
+def test_tag_candidates_equal_the_open_land_of_osm_true(osm):
+    """Asked for the same land use tags, a tag query finds the very sites (ids, areas,
+    costs) that `osm: true` finds through pyrosm's land-use layer."""
+    tags = {"landuse": ["brownfield", "greenfield", "grass", "vacant"]}
+    feats = read_osm_features(osm, tags, source="candidates0")
+    mine = tag_candidates(feats, kind="sports_park", tier=None, crs=UTM32N)
+    default = osm_candidates(osm, crs=UTM32N)
+    land = default[default["source"].str.startswith("landuse=")]
+    assert len(land) > 100
+    pd.testing.assert_frame_equal(
+        mine.drop(columns="geometry").set_index("site_id").sort_index(),
+        land.drop(columns="geometry").set_index("site_id").sort_index(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("tags", "ways", "relations"),
+    # counted on the same file with osmium 4.3.2 (pyosmium), an independent reader:
+    # landuse objects: 3,026 ways (one of them not closed) and 135 relations;
+    # landuse=grass: 1,373 ways (the unclosed one among them) and 35 relations
+    [({"landuse": True}, 3026, 135), ({"landuse": ["grass"]}, 1373, 35)],
+)
+def test_features_keep_ways_that_belong_to_relations(osm, tags, ways, relations):
+    """pyrosm's single query loses 561 landuse ways that belong to a relation; facplan
+    reads ways and relations apart and finds every object osmium finds."""
+    f = read_osm_features(osm, tags, source="candidates0")
+    kind = f["osm_id"].str.split("-").str[1]
+    assert f.attrs["dropped"] == 1  # the unclosed way: a line, not a site
+    assert int((kind == "way").sum()) == ways - 1
+    assert int((kind == "relation").sum()) == relations

