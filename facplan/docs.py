@@ -254,9 +254,14 @@ NOTES: dict[str, str] = {
     "`force` and `forbid` name them.",
     "candidates[].osm": "`true` takes open land, surface car parks (as new sports parks) "
     "and large non-residential buildings (as retrofitted neighbourhood centres) from the "
-    "network's PBF, with illustrative CNY-like costs.",
-    "candidates[].kind": "Used for `path` sources (OSM and generated candidates carry "
-    "their own kinds). Built-in kinds: " + _kinds_text() + ".",
+    "network's PBF, with illustrative CNY-like costs. A mapping of tags (e.g. `{landuse: "
+    "[brownfield, greenfield]}`, or `{building: [warehouse]}`) makes every polygon that "
+    "carries one of them a site of the entry's `kind`: buildings are retrofits costed by "
+    "footprint (one storey), other objects new builds costed by area, at the same "
+    "illustrative rates. Points (no site area) and polygons under 150 m² are left out "
+    "with a warning.",
+    "candidates[].kind": "Used for `path` sources and OSM tag mappings (`osm: true` and "
+    "generated candidates carry their own kinds). Built-in kinds: " + _kinds_text() + ".",
     "candidates[].tier": "Leave the tier blank (no `tier`, no `tier_field`, or an empty "
     "value) to let a candidate serve any tier whose `min_area_m2` it meets; a location is "
     "still used at most once.",
@@ -321,8 +326,6 @@ NOTES: dict[str, str] = {
 #: Keys the schema accepts that ``facplan run`` does not apply yet. Rendered as a
 #: warning under the key; delete an entry when the pipeline implements it.
 NOT_YET_APPLIED: dict[str, str] = {
-    "candidates[].osm": "A mapping of tags is accepted but ignored: it behaves like "
-    "`true`.",
 }
 
 #: Rules a block's validators enforce (keyed by the block's key path, "" = top level).
@@ -353,9 +356,11 @@ RULES: dict[str, list[str]] = {
         "Ids must be unique across all facility sources.",
     ],
     "candidates[]": [
-        "Give exactly one of `path`, `osm: true` or `generate`.",
+        "Give exactly one of `path`, `postgis`, `osm` or `generate`.",
         "A file source gives exactly one of `kind` or `kind_field`, and `tier` or "
         "`tier_field` (or neither), not both.",
+        "An `osm` mapping of tags needs `kind` (`tier` is optional); `osm: true` and "
+        "`generate` take no `kind` or `tier`, and OSM and generated candidates no `*_field`.",
         "With `network.matrix`, candidates must come from a file.",
         "Ids must be unique across all candidate sources.",
     ],
@@ -443,6 +448,7 @@ facilities:
 candidates:
   - {path: data/candidate_sites.gpkg, id_field: site_id, kind_field: kind, tier_field: tier, cost_field: cost_wan, area_field: area_m2}
   - {osm: true}
+  - {osm: {landuse: [brownfield, greenfield]}, kind: sports_park, tier: community}
 """,
     "candidates[].generate": """\
 candidates: {generate: {n: 200, kind: sports_park, seed: 0}}

@@ -195,7 +195,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
         )
 
     facilities = _facilities(scenario, standards, crs, pbf)
-    candidates = _candidates(scenario, standards, crs, pbf, cells)
+    candidates = _candidates(scenario, standards, crs, pbf, cells, warn)
     exclusions = None
     if scenario.exclusions:
         parts = []
@@ -230,19 +230,9 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
 
                 f = convert_points(f, src.coords, where=source_name(src))
         else:
-            from facplan.io.osm import osm_facilities, read_osm_features
+            from facplan.io.osm import osm_facilities
 
-            if src.osm_file is None and scenario.osm_file is None and scenario.network.online:
-                from facplan.io.online import read_online_features
-
-                feats = read_online_features(
-                    src.osm, area=_online_area(scenario), source=f"facilities{i}",
-                    settings=scenario.online.settings(), key=f"facilities.{i}.osm",
-                )
-            else:
-                feats = read_osm_features(
-                    pbf(src.osm_file or scenario.osm_file), src.osm, source=f"facilities{i}"
-                )
+            feats = _osm_features(scenario, src, f"facilities.{i}", pbf)
             f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
             f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
@@ -268,8 +258,23 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
     return to_projected(out.drop(columns=["_src", "_row"]), crs)
 
 
+def _osm_features(scenario: Scenario, src: Any, key: str, pbf: _Pbf) -> gpd.GeoDataFrame:
+    """The OSM objects of ``src.osm`` (a tag mapping) for the scenario entry ``key``
+    (e.g. ``facilities.0``): from its PBF, or from Overpass on an online network."""
+    source = key.replace(".", "")
+    if src.osm_file is None and scenario.osm_file is None and scenario.network.online:
+        from facplan.io.online import read_online_features
+
+        return read_online_features(src.osm, area=_online_area(scenario), source=source,
+                                    settings=scenario.online.settings(), key=f"{key}.osm")
+    from facplan.io.osm import read_osm_features
+
+    return read_osm_features(pbf(src.osm_file or scenario.osm_file), src.osm, source=source)
+
+
 def _candidates(
-    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, cells: gpd.GeoDataFrame
+    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, cells: gpd.GeoDataFrame,
+    warn: list[str],
 ) -> gpd.GeoDataFrame | None:
     if not scenario.candidates:
         return None
@@ -297,6 +302,29 @@ def _candidates(
 
             cand = kmeans_candidates(cells, spec.generate.n, seed=spec.generate.seed,
                                      kind=spec.generate.kind)
+            cand["capacity"] = np.nan
+        elif isinstance(spec.osm, dict):
+            from facplan.io.osm import tag_candidates
+
+            if spec.kind not in standards:
+                raise InputError(
+                    f"unknown kind '{spec.kind}' (known: {', '.join(sorted(standards))}); "
+                    "add it under 'standards' with a walk_m", field=f"candidates.{i}.kind",
+                )
+            if spec.tier is not None and spec.tier not in standards[spec.kind]:
+                raise InputError(
+                    f"kind '{spec.kind}' has no tier '{spec.tier}' (tiers: "
+                    f"{', '.join(standards[spec.kind])})", field=f"candidates.{i}.tier",
+                )
+            feats = _osm_features(scenario, spec, f"candidates.{i}", pbf)
+            cand = tag_candidates(feats, kind=spec.kind, tier=spec.tier, crs=crs)
+            left = {"points (no site area)": cand.attrs["points"],
+                    "polygons under 150 m²": cand.attrs["small"]}
+            if any(left.values()):
+                warn.append(
+                    f"candidates.{i}.osm: {len(cand)} sites kept; left out "
+                    + ", ".join(f"{n} {what}" for what, n in left.items() if n)
+                )
             cand["capacity"] = np.nan
         elif spec.osm_file is None and scenario.osm_file is None and scenario.network.online:
             from facplan.io.online import read_online_candidates

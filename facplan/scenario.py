@@ -358,7 +358,8 @@ class CandidatesSpec(FacilitySource):
     area it meets."""
 
     osm: bool | dict[str, list[str] | bool] | None = Field(  # type: ignore[assignment]
-        None, description="true: open land, surface parking, large non-homes from OSM."
+        None, description="true: open land, surface parking, large non-homes from OSM; or "
+        "OSM tags, e.g. {landuse: [brownfield]}, with 'kind'."
     )
     generate: GenerateSpec | None = None
     cost_field: str | None = Field(None, description="Field with the cost of building the site.")
@@ -372,6 +373,22 @@ class CandidatesSpec(FacilitySource):
                  if getattr(self, k) not in (None, False)]
         if len(given) != 1:
             raise ValueError("give exactly one of 'path', 'postgis', 'osm' or 'generate'")
+        if given[0] in ("path", "postgis"):
+            return self
+        fields = [k for k in ("kind_field", "tier_field", "cost_field", "area_field",
+                              "capacity_field", "id_field") if getattr(self, k) is not None]
+        if fields:
+            raise ValueError(f"'{given[0]}' candidates have no fields to read: remove "
+                             + ", ".join(f"'{k}'" for k in fields))
+        if isinstance(self.osm, dict):
+            if self.kind is None:
+                raise ValueError("candidates from OSM tags need 'kind' (e.g. kind: sports_park)")
+        elif self.kind is not None or self.tier is not None:
+            what = ("'osm: true' gives land the kind sports_park and buildings the kind "
+                    "neighbourhood_centre" if given[0] == "osm"
+                    else "generated candidates take 'generate.kind'")
+            raise ValueError(f"{what}; remove 'kind'/'tier' (or give 'osm' a mapping of "
+                             "tags with a 'kind')")
         return self
 
 

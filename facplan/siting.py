@@ -10,7 +10,10 @@ location is used at most once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -422,6 +425,23 @@ class _Planner:
             )
 
 
+@contextmanager
+def _naming_entry(scenario: Any, i: int) -> Iterator[None]:
+    """Name the scenario file and the ``optimize.<i>`` key in an entry's InputError (the
+    models know only their own parameters, e.g. ``sites``)."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.file is not None:
+            raise
+        field = exc.field or ""
+        if not field.startswith("optimize."):
+            field = f"optimize.{i}" + (f".{field}" if field else "")
+        src = scenario.source_file
+        raise InputError(exc.message, file=str(src) if src else "scenario", field=field,
+                         rows=exc.rows) from None
+
+
 def plan_sites(inp: SitingInput) -> SitingResult:
     """Run every optimize entry of the scenario (see module docstring).
 
@@ -438,15 +458,16 @@ def plan_sites(inp: SitingInput) -> SitingResult:
             done_groups.add(spec.budget_group)
             members = [(k, s) for k, s in enumerate(sc.optimize)
                        if s.budget_group == spec.budget_group]
-            prepared = [p.prepare(k, s) for k, s in members]
-            ready = [e for e in prepared if e is not None]
-            if ready:
-                p.group(spec.budget_group, ready)
+            with _naming_entry(sc, i):
+                prepared = [p.prepare(k, s) for k, s in members]
+                ready = [e for e in prepared if e is not None]
+                if ready:
+                    p.group(spec.budget_group, ready)
             continue
-        e = p.prepare(i, spec)
-        if e is None:
-            continue
-        getattr(p, spec.model)(e)
+        with _naming_entry(sc, i):
+            e = p.prepare(i, spec)
+            if e is not None:
+                getattr(p, spec.model)(e)
     if sc.optimize and not p.any_usable:
         reasons = pd.Series(p.out.reason).value_counts()
         counts = "; ".join(f"{n} {r}" for r, n in reasons.items())

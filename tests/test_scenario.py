@@ -6,6 +6,8 @@ from facplan import InputError, load_scenario
 from facplan.scenario import scenario_from_dict
 from facplan.testing import write_scenario
 
+from .conftest import shared_file
+
 
 def test_paths_resolve_relative_to_yaml(city):
     folder, data = city
@@ -98,3 +100,31 @@ def test_empty_file(tmp_path: Path):
     p.write_text("")
     with pytest.raises(InputError, match="empty"):
         load_scenario(p)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "message"),
+    [
+        ({"osm": {"landuse": ["brownfield"]}}, r"candidates\.0.*need 'kind'"),
+        ({"osm": True, "kind": "sports_park"}, r"candidates\.0.*'osm: true' gives land"),
+        ({"generate": {"n": 5, "kind": "sports_park"}, "tier": "community"},
+         r"candidates\.0.*generated candidates take 'generate\.kind'"),
+        ({"osm": {"landuse": ["grass"]}, "kind": "sports_park", "cost_field": "cost"},
+         r"candidates\.0.*'osm' candidates have no fields to read: remove 'cost_field'"),
+    ],
+)
+def test_osm_and_generated_candidates_reject_keys_they_would_ignore(city, candidates, message):
+    folder, data = city
+    data["candidates"] = [candidates]
+    with pytest.raises(InputError, match=message):
+        load_scenario(write_scenario(folder, data))
+
+
+def test_osm_tag_candidates_with_kind_load(city):
+    folder, data = city
+    pbf = shared_file("liechtenstein", "liechtenstein.osm.pbf")
+    data["candidates"] = [{"osm": {"landuse": ["brownfield"]}, "kind": "sports_park",
+                           "tier": "community", "osm_file": str(pbf)}]
+    sc = load_scenario(write_scenario(folder, data))
+    assert sc.candidates[0].osm == {"landuse": ["brownfield"]}
+    assert sc.candidates[0].kind == "sports_park"

@@ -186,3 +186,39 @@ def test_group_with_slower_walking_speed_gets_its_own_threshold(tmp_path):
          for c, p in zip(pop["cell_id"], pop["population"], strict=True)}
     assert g["covered_population"] == pytest.approx(_covered(w, [(0, 0)], 150))
     assert a["covered_population"] == pytest.approx(_covered(w, [(0, 0)], 300))
+
+
+def test_a_model_error_names_the_scenario_file_and_entry(small):
+    """A model's complaint about its own parameter (here: forced sites that do not fit in
+    `sites`) names the scenario file and the optimize entry, as the CLI prints it."""
+    from facplan import InputError, load_scenario
+    from facplan.testing import write_scenario
+
+    folder, data, w, cands = small
+    ids = [f"s{i}_{j}" for i, j in cands[:2]]
+    data["optimize"] = [
+        {"kind": "sports_park", "tier": "compound", "model": "lscp"},
+        {"kind": "sports_park", "tier": "compound", "model": "mclp", "sites": 1,
+         "force": ids},
+    ]
+    path = write_scenario(folder, data)
+    with pytest.raises(InputError) as info:
+        facplan.run(load_scenario(path))
+    assert info.value.field == "optimize.1.force"
+    assert info.value.file == str(path.resolve())
+    assert str(info.value) == (f"{path.resolve()}, field 'optimize.1.force': MCLP: 2 forced "
+                               "sites but sites=1")
+
+
+def test_an_unknown_forced_id_names_the_scenario_file(small):
+    from facplan import InputError, load_scenario
+    from facplan.testing import write_scenario
+
+    folder, data, w, cands = small
+    data["optimize"] = [{"kind": "sports_park", "tier": "compound", "model": "mclp",
+                         "sites": 1, "force": ["nope"]}]
+    path = write_scenario(folder, data)
+    with pytest.raises(InputError, match=r"field 'optimize\.0\.force': no candidate with id "
+                       r"'nope'") as info:
+        facplan.run(load_scenario(path))
+    assert info.value.file == str(path.resolve())
