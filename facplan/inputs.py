@@ -306,16 +306,6 @@ def _candidates(
         elif isinstance(spec.osm, dict):
             from facplan.io.osm import tag_candidates
 
-            if spec.kind not in standards:
-                raise InputError(
-                    f"unknown kind '{spec.kind}' (known: {', '.join(sorted(standards))}); "
-                    "add it under 'standards' with a walk_m", field=f"candidates.{i}.kind",
-                )
-            if spec.tier is not None and spec.tier not in standards[spec.kind]:
-                raise InputError(
-                    f"kind '{spec.kind}' has no tier '{spec.tier}' (tiers: "
-                    f"{', '.join(standards[spec.kind])})", field=f"candidates.{i}.tier",
-                )
             feats = _osm_features(scenario, spec, f"candidates.{i}", pbf)
             cand = tag_candidates(feats, kind=spec.kind, tier=spec.tier, crs=crs)
             left = {"points (no site area)": cand.attrs["points"],

@@ -705,20 +705,33 @@ def scenario_from_dict(
     return scenario
 
 
+def _kind_tier_problem(key: str, kind: str, tier: str | None, standards: dict) -> str | None:
+    """The problem with a fixed ``kind``/``tier`` at scenario key ``key``, or None."""
+    if kind not in standards:
+        known = ", ".join(sorted(standards))
+        return (f"key '{key}.kind': unknown kind '{kind}' (known: {known}; add it under "
+                "'standards' with a walk_m)")
+    if tier is not None and tier not in standards[kind]:
+        known = ", ".join(standards[kind])
+        return f"key '{key}.tier': kind '{kind}' has no tier '{tier}' (tiers: {known})"
+    return None
+
+
 def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
     standards = scenario.resolved_standards()
+    # OSM sources give every object the entry's kind and tier: a typo there would only
+    # surface after the extract is read
+    for name, items in (("facilities", scenario.facilities),
+                        ("candidates", scenario.candidates)):
+        for i, src in enumerate(items):
+            if isinstance(src.osm, dict) and src.kind is not None:
+                problem = _kind_tier_problem(f"{name}.{i}", src.kind, src.tier, standards)
+                if problem:
+                    problems.append(problem)
     for i, o in enumerate(scenario.optimize):
-        if o.kind not in standards:
-            known = ", ".join(sorted(standards))
-            problems.append(
-                f"key 'optimize.{i}.kind': unknown kind '{o.kind}' (known: {known}; "
-                "add it under 'standards' with a walk_m)"
-            )
-        elif o.tier not in standards[o.kind]:
-            known = ", ".join(standards[o.kind])
-            problems.append(
-                f"key 'optimize.{i}.tier': kind '{o.kind}' has no tier '{o.tier}' (tiers: {known})"
-            )
+        problem = _kind_tier_problem(f"optimize.{i}", o.kind, o.tier, standards)
+        if problem:
+            problems.append(problem)
         if not scenario.candidates:
             problems.append(f"key 'optimize.{i}': optimizing needs 'candidates'")
     groups: dict[str, list[OptimizeSpec]] = {}

@@ -128,3 +128,19 @@ def test_osm_tag_candidates_with_kind_load(city):
     sc = load_scenario(write_scenario(folder, data))
     assert sc.candidates[0].osm == {"landuse": ["brownfield"]}
     assert sc.candidates[0].kind == "sports_park"
+
+
+def test_osm_sources_kind_and_tier_checked_before_reading(city):
+    """A typo in an OSM source's kind or tier is reported with the scenario's other
+    problems, before the extract is read."""
+    folder, data = city
+    pbf = str(shared_file("liechtenstein", "liechtenstein.osm.pbf"))
+    data["facilities"] = [{"osm": {"leisure": ["pitch"]}, "kind": "sport_park",
+                           "osm_file": pbf}]
+    data["candidates"] = [{"osm": {"landuse": ["grass"]}, "kind": "sports_park",
+                           "tier": "huge", "osm_file": pbf}]
+    with pytest.raises(InputError) as info:
+        load_scenario(write_scenario(folder, data))
+    msg = str(info.value)
+    assert "key 'facilities.0.kind': unknown kind 'sport_park'" in msg
+    assert "key 'candidates.0.tier': kind 'sports_park' has no tier 'huge'" in msg
