@@ -194,7 +194,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             file=where,
         )
 
-    facilities = _facilities(scenario, standards, crs, pbf)
+    facilities = _facilities(scenario, standards, crs, pbf, warn)
     candidates = _candidates(scenario, standards, crs, pbf, cells, warn)
     exclusions = None
     if scenario.exclusions:
@@ -220,7 +220,23 @@ def _online_area(scenario: Scenario) -> Any:
                         settings=scenario.online.settings())
 
 
-def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd.GeoDataFrame:
+def _warn_osm_leftovers(
+    warn: list[str], key: str, tags: dict, *, kept: int, left: dict[str, int]
+) -> None:
+    """Say what an OSM tag query at scenario key ``key`` left out, or that it matched
+    nothing (often a misspelt tag)."""
+    if kept == 0 and not any(left.values()):
+        shown = ", ".join(f"{k}={'*' if v is True else '|'.join(v)}" for k, v in tags.items())
+        warn.append(f"{key}: no OSM object in the area carries {shown}; check the spelling "
+                    "on https://wiki.openstreetmap.org/wiki/Map_features")
+    elif any(left.values()):
+        warn.append(f"{key}: {kept} kept; left out "
+                    + ", ".join(f"{n} {what}" for what, n in left.items() if n))
+
+
+def _facilities(
+    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, warn: list[str]
+) -> gpd.GeoDataFrame:
     parts = []
     for i, src in enumerate(scenario.facilities):
         if src.path is not None or src.postgis is not None:
@@ -233,6 +249,8 @@ def _facilities(scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf) -> gpd
             from facplan.io.osm import osm_facilities
 
             feats = _osm_features(scenario, src, f"facilities.{i}", pbf)
+            _warn_osm_leftovers(warn, f"facilities.{i}.osm", src.osm, kept=len(feats),
+                                left={"lines (unclosed ways)": feats.attrs.get("dropped", 0)})
             f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
             f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
@@ -308,13 +326,11 @@ def _candidates(
 
             feats = _osm_features(scenario, spec, f"candidates.{i}", pbf)
             cand = tag_candidates(feats, kind=spec.kind, tier=spec.tier, crs=crs)
-            left = {"points (no site area)": cand.attrs["points"],
-                    "polygons under 150 m²": cand.attrs["small"]}
-            if any(left.values()):
-                warn.append(
-                    f"candidates.{i}.osm: {len(cand)} sites kept; left out "
-                    + ", ".join(f"{n} {what}" for what, n in left.items() if n)
-                )
+            _warn_osm_leftovers(warn, f"candidates.{i}.osm", spec.osm, kept=len(cand), left={
+                "lines (unclosed ways)": feats.attrs.get("dropped", 0),
+                "points (no site area)": cand.attrs["points"],
+                "polygons under 150 m²": cand.attrs["small"],
+            })
             cand["capacity"] = np.nan
         elif spec.osm_file is None and scenario.osm_file is None and scenario.network.online:
             from facplan.io.online import read_online_candidates

@@ -324,6 +324,17 @@ class FacilitySource(_FileSource):
     tier_field: str | None = Field(None, description="Field holding the tier per row.")
     area_field: str | None = Field(None, description="Field with the site area in m².")
 
+    @field_validator("osm", check_fields=False)
+    @classmethod
+    def _tags(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            if not v:
+                raise ValueError("give at least one OSM tag, e.g. {leisure: [pitch]}")
+            for key, values in v.items():
+                if values is False or (isinstance(values, list) and not values):
+                    raise ValueError(f"tag '{key}': give a list of values, or true for any value")
+        return v
+
     @model_validator(mode="after")
     def _kind(self) -> FacilitySource:
         if isinstance(self, CandidatesSpec):

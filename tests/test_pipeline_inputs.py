@@ -173,3 +173,22 @@ def test_candidates_from_osm_tags_end_to_end(tmp_path):
     said = [str(w.message) for w in caught]
     assert any(m.startswith("candidates.0.osm: ") and "under 150 m²" in m for m in said)
     assert any(m.startswith("candidates.1.osm: ") and "under 150 m²" in m for m in said)
+
+
+def test_osm_queries_say_what_they_left_out(city):
+    """A misspelt tag matches nothing: a warning names the key and the tag instead of a
+    silent zero. Unclosed ways are counted."""
+    from facplan.inputs import load_layers
+
+    folder, data = city
+    pbf = str(shared_file("liechtenstein", "liechtenstein.osm.pbf"))
+    data["facilities"] = [
+        {"osm": {"leisure": ["pich"]}, "kind": "sports_park", "osm_file": pbf},
+        {"osm": {"landuse": ["grass"]}, "kind": "sports_park", "osm_file": pbf},
+    ]
+    sc = scenario_from_dict(data, base_dir=folder)
+    layers = load_layers(sc, sc.resolved_standards())
+    said = "\n".join(layers.warnings)
+    assert "facilities.0.osm: no OSM object in the area carries leisure=pich" in said
+    # 1,373 landuse=grass ways and 35 relations (osmium); the one unclosed way is a line
+    assert "facilities.1.osm: 1407 kept; left out 1 lines (unclosed ways)" in said

@@ -144,3 +144,16 @@ def test_osm_sources_kind_and_tier_checked_before_reading(city):
     msg = str(info.value)
     assert "key 'facilities.0.kind': unknown kind 'sport_park'" in msg
     assert "key 'candidates.0.tier': kind 'sports_park' has no tier 'huge'" in msg
+
+
+@pytest.mark.parametrize(("osm", "message"), [
+    ({}, r"facilities\.0\.osm.*give at least one OSM tag"),
+    ({"leisure": []}, r"facilities\.0\.osm.*tag 'leisure': give a list of values"),
+    ({"leisure": False}, r"facilities\.0\.osm.*tag 'leisure': give a list of values"),
+])
+def test_empty_osm_tag_queries_are_refused(city, osm, message):
+    folder, data = city
+    data["facilities"] = [{"osm": osm, "kind": "sports_park",
+                           "osm_file": str(shared_file("liechtenstein", "liechtenstein.osm.pbf"))}]
+    with pytest.raises(InputError, match=message):
+        load_scenario(write_scenario(folder, data))
