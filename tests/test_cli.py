@@ -145,7 +145,7 @@ def test_console_script_goes_through_main():
     from importlib.metadata import entry_points
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "facplan"]
-    assert ep.value == "facplan.cli:main"
+    assert ep.value == "facplan._entry:main"
 
 
 def test_caused_by_interrupt_walks_causes_and_contexts():
@@ -164,3 +164,22 @@ def test_caused_by_interrupt_walks_causes_and_contexts():
         assert caused_by_interrupt(exc)
     assert not caused_by_interrupt(ValueError("plain"))
     assert not caused_by_interrupt(None)
+
+
+def test_ctrl_c_while_loading_aborts_quietly(monkeypatch, capsys):
+    import builtins
+
+    from facplan import _entry
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "facplan.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(SystemExit) as info:
+        _entry.main()
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "Aborted (Ctrl-C).\n"
