@@ -706,6 +706,7 @@ def scenario_from_dict(
                     f"key 'candidates.{i}': with a 'network.matrix', candidates must come from "
                     "a file whose ids appear in the matrix"
                 )
+    _check_osm_sources(scenario, problems)
     _check_optimize(scenario, problems)
     if problems:
         if len(problems) == 1:
@@ -728,10 +729,10 @@ def _kind_tier_problem(key: str, kind: str, tier: str | None, standards: dict) -
     return None
 
 
-def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
+def _check_osm_sources(scenario: Scenario, problems: list[str]) -> None:
+    """OSM tag sources give every object the entry's kind and tier: check them now, not
+    after the extract is read."""
     standards = scenario.resolved_standards()
-    # OSM sources give every object the entry's kind and tier: a typo there would only
-    # surface after the extract is read
     for name, items in (("facilities", scenario.facilities),
                         ("candidates", scenario.candidates)):
         for i, src in enumerate(items):
@@ -739,6 +740,10 @@ def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
                 problem = _kind_tier_problem(f"{name}.{i}", src.kind, src.tier, standards)
                 if problem:
                     problems.append(problem)
+
+
+def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
+    standards = scenario.resolved_standards()
     for i, o in enumerate(scenario.optimize):
         problem = _kind_tier_problem(f"optimize.{i}", o.kind, o.tier, standards)
         if problem:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -426,7 +425,7 @@ class _Planner:
 
 
 @contextmanager
-def _naming_entry(scenario: Any, i: int) -> Iterator[None]:
+def _naming_entry(scenario: Scenario, i: int) -> Iterator[None]:
     """Name the scenario file and the ``optimize.<i>`` key in an entry's InputError (the
     models know only their own parameters, e.g. ``sites``)."""
     try:
