@@ -151,17 +151,19 @@ def test_console_script_goes_through_main():
 def test_caused_by_interrupt_walks_causes_and_contexts():
     from facplan._errors import caused_by_interrupt
 
-    try:
+    with pytest.raises(SystemError) as chained:
         _raise_chained_interrupt()
-    except SystemError as exc:
-        assert caused_by_interrupt(exc)
-    try:
+    assert caused_by_interrupt(chained.value)
+
+    def while_handling():
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt:
             raise RuntimeError("while handling")  # noqa: B904  (implicit __context__)
-    except RuntimeError as exc:
-        assert caused_by_interrupt(exc)
+
+    with pytest.raises(RuntimeError) as implicit:
+        while_handling()
+    assert caused_by_interrupt(implicit.value)
     assert not caused_by_interrupt(ValueError("plain"))
     assert not caused_by_interrupt(None)
 
