@@ -289,17 +289,23 @@ def test_tag_candidates_equal_the_open_land_of_osm_true(osm):
 
 
 @pytest.mark.parametrize(
-    ("tags", "ways", "relations"),
-    # counted on the same file with osmium 4.3.2 (pyosmium), an independent reader:
-    # landuse objects: 3,026 ways (one of them not closed) and 135 relations;
-    # landuse=grass: 1,373 ways (the unclosed one among them) and 35 relations
-    [({"landuse": True}, 3026, 135), ({"landuse": ["grass"]}, 1373, 35)],
+    ("tags", "ways", "unclosed", "relations"),
+    # counted on the same file with osmium 4.3.2 (pyosmium), an independent reader
+    [({"landuse": True}, 3026, 1, 135), ({"landuse": ["grass"]}, 1373, 1, 35),
+     ({"building": True}, 15809, 0, 26)],
 )
-def test_features_keep_ways_that_belong_to_relations(osm, tags, ways, relations):
+def test_features_keep_ways_that_belong_to_relations(osm, tags, ways, unclosed, relations):
     """One pyrosm query for ways and relations together returns 2,465 of the 3,026
-    landuse ways; facplan asks for them apart and finds every object osmium finds."""
+    landuse ways and 15,808 of the 15,809 building ways; facplan asks for them apart and
+    finds every object osmium finds."""
     f = read_osm_features(osm, tags, source="candidates0")
     kind = f["osm_id"].str.split("-").str[1]
-    assert f.attrs["dropped"] == 1  # the unclosed way: a line, not a site
-    assert int((kind == "way").sum()) == ways - 1
+    assert f.attrs["dropped"] == unclosed  # an unclosed way is a line, not a site
+    assert int((kind == "way").sum()) == ways - unclosed
     assert int((kind == "relation").sum()) == relations
+
+
+def test_buildings_are_every_building_way_and_relation(osm):
+    b = read_osm_buildings(osm)
+    kind = b["osm_id"].str.split("-").str[1]
+    assert int((kind == "way").sum()) == 15809 and int((kind == "relation").sum()) == 26
