@@ -53,6 +53,9 @@ class Model:
     #: Names of the attributes that ``solve()`` sets.
     _results: ClassVar[tuple[str, ...]] = ()
 
+    def __init__(self, **params: Any) -> None:
+        self._params = params  # checked inputs, from ``from_matrix``
+
     def __getattr__(self, name: str) -> Any:
         # only called when normal lookup fails
         if name in type(self)._results:

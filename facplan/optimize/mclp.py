@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -157,9 +156,6 @@ class MCLP(Model):
         "served_", "served_weight_", "seconds_", "method_", "status_", "n_model_sites_",
         "n_model_cells_", "n_model_nonzeros_",
     )
-
-    def __init__(self, **params: Any) -> None:
-        self._params = params
 
     # ------------------------------------------------------------------ construction
     @classmethod

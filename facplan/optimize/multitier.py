@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,9 +78,6 @@ class MultiTierMCLP(Model):
         "covered_before_", "covered_after_", "covered_", "cost_", "unaffordable_",
         "seconds_", "method_", "status_",
     )
-
-    def __init__(self, **params: Any) -> None:
-        self._params = params
 
     @classmethod
     def from_matrix(

@@ -100,9 +100,6 @@ class PMedian(Model):
         "status_",
     )
 
-    def __init__(self, **params: Any) -> None:
-        self._params = params
-
     @classmethod
     def from_matrix(
         cls,
