@@ -220,18 +220,22 @@ def _online_area(scenario: Scenario) -> Any:
                         settings=scenario.online.settings())
 
 
+_LINES = "line (unclosed way)|lines (unclosed ways)"
+
+
 def _warn_osm_leftovers(
     warn: list[str], key: str, tags: dict, *, kept: int, left: dict[str, int]
 ) -> None:
-    """Say what an OSM tag query at scenario key ``key`` left out, or that it matched
-    nothing (often a misspelt tag)."""
+    """Say what an OSM tag query at scenario key ``key`` left out (``left``: counts by
+    ``"singular|plural"`` description), or that it matched nothing (often a misspelt
+    tag)."""
     if kept == 0 and not any(left.values()):
         shown = ", ".join(f"{k}={'*' if v is True else '|'.join(v)}" for k, v in tags.items())
         warn.append(f"{key}: no OSM object in the area carries {shown}; check the spelling "
                     "on https://wiki.openstreetmap.org/wiki/Map_features")
     elif any(left.values()):
-        warn.append(f"{key}: {kept} kept; left out "
-                    + ", ".join(f"{n} {what}" for what, n in left.items() if n))
+        said = [f"{n} {what.split('|')[n != 1]}" for what, n in left.items() if n]
+        warn.append(f"{key}: {kept} kept; left out " + ", ".join(said))
 
 
 def _facilities(
@@ -250,7 +254,7 @@ def _facilities(
 
             feats = _osm_features(scenario, src, f"facilities.{i}", pbf)
             _warn_osm_leftovers(warn, f"facilities.{i}.osm", src.osm, kept=len(feats),
-                                left={"lines (unclosed ways)": feats.attrs.get("dropped", 0)})
+                                left={_LINES: feats.attrs.get("dropped", 0)})
             f = osm_facilities(feats, kind=src.kind, tier=src.tier, standards=standards, crs=crs)
             f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].to_crs(4326)
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
@@ -327,9 +331,9 @@ def _candidates(
             feats = _osm_features(scenario, spec, f"candidates.{i}", pbf)
             cand = tag_candidates(feats, kind=spec.kind, tier=spec.tier, crs=crs)
             _warn_osm_leftovers(warn, f"candidates.{i}.osm", spec.osm, kept=len(cand), left={
-                "lines (unclosed ways)": feats.attrs.get("dropped", 0),
-                "points (no site area)": cand.attrs["points"],
-                "polygons under 150 m²": cand.attrs["small"],
+                _LINES: feats.attrs.get("dropped", 0),
+                "point (no site area)|points (no site area)": cand.attrs["points"],
+                "polygon under 150 m²|polygons under 150 m²": cand.attrs["small"],
             })
             cand["capacity"] = np.nan
         elif spec.osm_file is None and scenario.osm_file is None and scenario.network.online:

@@ -191,4 +191,4 @@ def test_osm_queries_say_what_they_left_out(city):
     said = "\n".join(layers.warnings)
     assert "facilities.0.osm: no OSM object in the area carries leisure=pich" in said
     # 1,373 landuse=grass ways and 35 relations (osmium); the one unclosed way is a line
-    assert "facilities.1.osm: 1407 kept; left out 1 lines (unclosed ways)" in said
+    assert "facilities.1.osm: 1407 kept; left out 1 line (unclosed way)" in said
