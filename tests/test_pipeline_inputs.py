@@ -15,15 +15,22 @@ MUNICIPALITIES = {"Vaduz", "Schaan", "Balzers", "Triesen", "Triesenberg", "Esche
                   "Gamprin", "Ruggell", "Schellenberg", "Planken"}
 
 
-@pytest.fixture(scope="module")
-def liechtenstein(tmp_path_factory):
-    pbf = shared_file("liechtenstein", "liechtenstein.osm.pbf")
-    folder = tmp_path_factory.mktemp("li")
-    data = {
-        "name": "liechtenstein",
+def _liechtenstein(name: str) -> dict:
+    """A scenario on the whole extract: its municipalities, 40,000 people spread over its
+    residential buildings, its walking network."""
+    return {
+        "name": name,
         "communities": {"osm_admin_level": 8},
         "population": {"dasymetric": {"buildings": "osm", "total": 40000}},
-        "network": {"pbf": str(pbf)},
+        "network": {"pbf": str(shared_file("liechtenstein", "liechtenstein.osm.pbf"))},
+    }
+
+
+@pytest.fixture(scope="module")
+def liechtenstein(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("li")
+    data = {
+        **_liechtenstein("liechtenstein"),
         "facilities": [
             {"osm": {"leisure": ["pitch", "sports_centre", "stadium", "track"]},
              "kind": "sports_park"},
@@ -130,10 +137,7 @@ def test_candidates_from_osm_tags_end_to_end(tmp_path):
     land = {"landuse": ["brownfield", "greenfield", "grass"]}
     halls = {"building": ["warehouse", "industrial"]}
     data = {
-        "name": "li-tags",
-        "communities": {"osm_admin_level": 8},
-        "population": {"dasymetric": {"buildings": "osm", "total": 40000}},
-        "network": {"pbf": str(pbf)},
+        **_liechtenstein("li-tags"),
         "candidates": [
             {"osm": land, "kind": "sports_park", "tier": "community"},
             {"osm": halls, "kind": "neighbourhood_centre"},
