@@ -326,14 +326,15 @@ def _candidates(
                                      kind=spec.generate.kind)
             cand["capacity"] = np.nan
         elif isinstance(spec.osm, dict):
-            from facplan.io.osm import tag_candidates
+            from facplan.io.osm import MIN_SITE_AREA_M2, tag_candidates
 
             feats = _osm_features(scenario, spec, f"candidates.{i}", pbf)
             cand = tag_candidates(feats, kind=spec.kind, tier=spec.tier, crs=crs)
             _warn_osm_leftovers(warn, f"candidates.{i}.osm", spec.osm, kept=len(cand), left={
                 _LINES: feats.attrs.get("dropped", 0),
                 "point (no site area)|points (no site area)": cand.attrs["points"],
-                "polygon under 150 m²|polygons under 150 m²": cand.attrs["small"],
+                f"polygon under {MIN_SITE_AREA_M2:g} m²|polygons under {MIN_SITE_AREA_M2:g} m²":
+                    cand.attrs["small"],
             })
             cand["capacity"] = np.nan
         elif spec.osm_file is None and scenario.osm_file is None and scenario.network.online:

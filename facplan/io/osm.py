@@ -54,6 +54,7 @@ __all__ = [
     "NEW_BUILD_COST_PER_M2",
     "NEW_BUILD_FIXED_COST",
     "RETROFIT_COST_PER_M2",
+    "MIN_SITE_AREA_M2",
 ]
 
 #: ``landuse`` values read as open land where a new sports park could be built.
@@ -68,6 +69,8 @@ LARGE_BUILDING_MIN_M2 = 800.0
 #: Storeys assumed for a retrofit building without a usable ``building:levels``
 #: (large commercial and industrial halls are mostly single-storey).
 RETROFIT_DEFAULT_LEVELS = 1.0
+#: Smallest OSM candidate site kept by default, m² (the smallest outdoor fitness ground).
+MIN_SITE_AREA_M2 = 150.0
 #: Illustrative cost of a new sports park per m² of site (CNY-like, not a price).
 NEW_BUILD_COST_PER_M2 = 1500.0
 #: Illustrative fixed cost of any new build (CNY-like).
@@ -625,7 +628,7 @@ def osm_candidates(
     pbf: str | PathLike[str] | Any,
     *,
     crs: Any,
-    min_area_m2: float = 150.0,
+    min_area_m2: float = MIN_SITE_AREA_M2,
     retrofit_default_levels: float = RETROFIT_DEFAULT_LEVELS,
 ) -> gpd.GeoDataFrame:
     """Candidate sites from open land, surface car parks and large non-homes.
@@ -696,7 +699,7 @@ def candidates_from_layers(
     buildings: gpd.GeoDataFrame | None,
     *,
     crs: Any,
-    min_area_m2: float = 150.0,
+    min_area_m2: float = MIN_SITE_AREA_M2,
     retrofit_default_levels: float = RETROFIT_DEFAULT_LEVELS,
 ) -> gpd.GeoDataFrame:
     """The candidate sites of :func:`osm_candidates` from OSM layers already read.
@@ -800,7 +803,7 @@ def tag_candidates(
     kind: str,
     tier: str | None,
     crs: Any,
-    min_area_m2: float = 150.0,
+    min_area_m2: float = MIN_SITE_AREA_M2,
 ) -> gpd.GeoDataFrame:
     """Candidate sites from the OSM objects of a tag query (``candidates: {osm: {…}}``).
 
