@@ -706,8 +706,9 @@ def scenario_from_dict(
                     f"key 'candidates.{i}': with a 'network.matrix', candidates must come from "
                     "a file whose ids appear in the matrix"
                 )
-    _check_osm_sources(scenario, problems)
-    _check_optimize(scenario, problems)
+    standards = scenario.resolved_standards()
+    _check_osm_sources(scenario, standards, problems)
+    _check_optimize(scenario, standards, problems)
     if problems:
         if len(problems) == 1:
             raise InputError(problems[0], file=source)
@@ -729,10 +730,9 @@ def _kind_tier_problem(key: str, kind: str, tier: str | None, standards: dict) -
     return None
 
 
-def _check_osm_sources(scenario: Scenario, problems: list[str]) -> None:
+def _check_osm_sources(scenario: Scenario, standards: dict, problems: list[str]) -> None:
     """OSM tag sources give every object the entry's kind and tier: check them now, not
     after the extract is read."""
-    standards = scenario.resolved_standards()
     for name, items in (("facilities", scenario.facilities),
                         ("candidates", scenario.candidates)):
         for i, src in enumerate(items):
@@ -742,8 +742,7 @@ def _check_osm_sources(scenario: Scenario, problems: list[str]) -> None:
                     problems.append(problem)
 
 
-def _check_optimize(scenario: Scenario, problems: list[str]) -> None:
-    standards = scenario.resolved_standards()
+def _check_optimize(scenario: Scenario, standards: dict, problems: list[str]) -> None:
     for i, o in enumerate(scenario.optimize):
         problem = _kind_tier_problem(f"optimize.{i}", o.kind, o.tier, standards)
         if problem:
