@@ -706,7 +706,6 @@ def test_online_candidates_equal_the_pbf_reader(tmp_path):
     from facplan.io.online import features_requests, read_online_candidates
     from facplan.io.osm import (
         CANDIDATE_TAGS,
-        _call,
         _tagged,
         _text,
         candidates_from_layers,
@@ -717,7 +716,7 @@ def test_online_candidates_equal_the_pbf_reader(tmp_path):
     frames = {
         "landuse": _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse"]),
         "parking": _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking"]),
-        "buildings": _call(osm, "get_buildings"),
+        "buildings": _tagged(osm, CANDIDATE_TAGS["buildings"], ["building", "building:levels"]),
     }
     tag_keys = {"landuse": ["landuse"], "parking": ["amenity", "parking"],
                 "buildings": ["building", "building:levels"]}
@@ -791,10 +790,10 @@ def test_online_buildings_equal_the_pbf_reader(tmp_path):
     import pyrosm
 
     from facplan.io.online import features_requests, read_online_buildings
-    from facplan.io.osm import _call, buildings_from_frame, open_pbf
+    from facplan.io.osm import _tagged, buildings_from_frame, open_pbf
 
     osm = open_pbf(pyrosm.get_data("helsinki_pbf"))
-    frame = _call(osm, "get_buildings")
+    frame = _tagged(osm, {"building": True}, ["building", "building:levels"])
     simple = np.array([g.geom_type == "Polygon" and len(g.interiors) == 0
                        for g in frame.geometry]) & (frame["osm_type"] == "way").to_numpy()
     frame = frame[simple]
