@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["InputError", "FacplanWarning", "caused_by_interrupt", "format_rows"]
+__all__ = [
+    "InputError",
+    "FacplanWarning",
+    "caused_by_interrupt",
+    "catch_sigint",
+    "check_interrupt",
+    "format_rows",
+]
+
+#: Set by the SIGINT handler of :func:`catch_sigint`: a Ctrl-C arrived.
+_interrupted = False
 
 
 def format_rows(rows: Sequence[object], *, limit: int = 5) -> str:
@@ -77,3 +87,30 @@ class InputError(ValueError):
 
 class FacplanWarning(UserWarning):
     """A partial problem that real data always has; the run completes and counts it."""
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def catch_sigint() -> None:
+    """Remember every Ctrl-C, besides raising ``KeyboardInterrupt`` as Python does.
+
+    A ``KeyboardInterrupt`` raised while a C library calls back into Python (numba's
+    compiler notifying its cache through ctypes, for one) is printed and dropped by the
+    interpreter, so the run would go on as if nothing happened. The command installs this
+    handler; :func:`check_interrupt` before an irreversible step (swapping an output
+    folder in) then stops the run all the same.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def check_interrupt() -> None:
+    """Raise ``KeyboardInterrupt`` when a Ctrl-C arrived since :func:`catch_sigint`,
+    even one that a C callback swallowed."""
+    if _interrupted:
+        raise KeyboardInterrupt

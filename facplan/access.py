@@ -7,12 +7,15 @@ unreachable (not snapped, or on a piece of the network with no facility).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from facplan.keys import COVER_EPS_M
 from facplan.network import Graph
-from facplan.routes import COVER_EPS_M, GraphRoutes
+from facplan.routes import GraphRoutes
 
 __all__ = [
     "COVER_EPS_M",
@@ -23,6 +26,7 @@ __all__ = [
     "two_step_fca",
     "site_matrix",
     "covered_mask",
+    "demand_weights",
 ]
 
 def nearest_distance(
@@ -161,3 +165,24 @@ def two_step_fca(
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(demand > 0, supply / np.where(demand > 0, demand, 1), 0.0)
     return np.asarray(m.T @ ratio).ravel()
+
+
+def demand_weights(cells: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
+    """Demand per cell: ``population + Σ (weight − 1) × group people``, at least 0.
+
+    Parameters
+    ----------
+    cells
+        One row per cell with ``population`` and a column per weighted group.
+    weights
+        Group column → weight (a scenario's ``weights``; everyone else counts 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Weighted people per cell, in the order of ``cells``.
+    """
+    demand = cells["population"].to_numpy(dtype=float).copy()
+    for group, w in weights.items():
+        demand += (w - 1.0) * cells[group].to_numpy(dtype=float)
+    return np.clip(demand, 0.0, None)

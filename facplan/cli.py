@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from facplan._errors import FacplanWarning, InputError, caused_by_interrupt
+from facplan._errors import (
+    FacplanWarning,
+    InputError,
+    catch_sigint,
+    caused_by_interrupt,
+    check_interrupt,
+)
 
 app = typer.Typer(
     name="facplan",
@@ -282,11 +288,17 @@ app.command("batch")(batch_command)
 
 def main() -> None:
     """Entry point of the ``facplan`` command (see ``[project.scripts]``)."""
+    catch_sigint()
     try:
         sys.exit(app())
     except SystemExit as exc:
         if exc.code != 130:  # typer's exit code for Ctrl-C
-            raise
+            try:
+                check_interrupt()  # a Ctrl-C that a C callback swallowed
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise
     except Exception as exc:
         if not caused_by_interrupt(exc):
             raise

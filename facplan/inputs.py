@@ -100,7 +100,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
 
             raw_comm = read_online_admin(
                 c.osm_admin_level, area=_online_area(scenario),
-                settings=scenario.online.settings(),
+                settings=scenario.online,
             )
         else:
             from facplan.io.osm import read_osm_admin
@@ -117,7 +117,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             from facplan.io.online import read_online_buildings
 
             buildings = read_online_buildings(area=_online_area(scenario),
-                                              settings=scenario.online.settings())
+                                              settings=scenario.online)
         elif d.buildings == "osm":
             from facplan.io.osm import read_osm_buildings
 
@@ -217,7 +217,7 @@ def _online_area(scenario: Scenario) -> Any:
 
     net = scenario.network
     return network_area(place=net.place, polygon=net.polygon,
-                        settings=scenario.online.settings())
+                        settings=scenario.online)
 
 
 _LINES = "line (unclosed way)|lines (unclosed ways)"
@@ -288,7 +288,7 @@ def _osm_features(scenario: Scenario, src: Any, key: str, pbf: _Pbf) -> gpd.GeoD
         from facplan.io.online import read_online_features
 
         return read_online_features(src.osm, area=_online_area(scenario), source=source,
-                                    settings=scenario.online.settings(), key=f"{key}.osm")
+                                    settings=scenario.online, key=f"{key}.osm")
     from facplan.io.osm import read_osm_features
 
     return read_osm_features(pbf(src.osm_file or scenario.osm_file), src.osm, source=source)
@@ -341,7 +341,7 @@ def _candidates(
             from facplan.io.online import read_online_candidates
 
             cand = read_online_candidates(
-                area=_online_area(scenario), crs=crs, settings=scenario.online.settings(),
+                area=_online_area(scenario), crs=crs, settings=scenario.online,
                 key=f"candidates.{i}.osm",
             )
             cand["capacity"] = np.nan

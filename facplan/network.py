@@ -127,7 +127,7 @@ class Attached:
 # --------------------------------------------------------------------------- building
 
 
-def _projected_crs(crs: Any) -> str:
+def projected_crs(crs: Any) -> str:
     """Return ``crs`` as a string, or raise when it is not a projected (metre) CRS."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
@@ -220,7 +220,7 @@ def graph_from_edges(
         Duplicate node ids, edges naming unknown nodes, or lengths that are negative, NaN
         or infinite (rows are edge positions counted from 1).
     """
-    crs = _projected_crs(crs)
+    crs = projected_crs(crs)
     u = np.asarray(u).ravel()
     v = np.asarray(v).ravel()
     length_m = np.asarray(length_m, dtype=np.float64).ravel()
@@ -313,7 +313,7 @@ def _with_file(err: InputError, path: Path) -> InputError:
     return InputError(err.message, file=str(path), field=err.field, rows=err.rows)
 
 
-def _project_lonlat(lon: np.ndarray, lat: np.ndarray, src: Any, crs: str):
+def project_lonlat(lon: np.ndarray, lat: np.ndarray, src: Any, crs: str):
     from pyproj import Transformer
 
     transformer = Transformer.from_crs(src, crs, always_xy=True)
@@ -350,7 +350,7 @@ def read_pbf(path: str | Path, *, crs: str) -> Graph:
     """
     from facplan.io.pbf import PbfError, read_walk_ways
 
-    crs = _projected_crs(crs)
+    crs = projected_crs(crs)
     path = _check_file(path)
     try:
         ways = read_walk_ways(path)
@@ -360,7 +360,7 @@ def read_pbf(path: str | Path, *, crs: str) -> Graph:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
     if len(ways.u) == 0:
         raise InputError("the file holds no walkable way (empty walking network)", file=str(path))
-    x, y = _project_lonlat(ways.lon, ways.lat, "EPSG:4326", crs)
+    x, y = project_lonlat(ways.lon, ways.lat, "EPSG:4326", crs)
     try:
         graph = graph_from_edges(
             ways.u, ways.v, ways.length_m, node_id=ways.node_id, x=x, y=y, crs=crs
@@ -403,7 +403,7 @@ def read_graphml(path: str | Path, *, crs: str) -> Graph:
     InputError
         The file is missing, unreadable, empty, or lacks node coordinates or edge lengths.
     """
-    crs = _projected_crs(crs)
+    crs = projected_crs(crs)
     path = _check_file(path)
     import osmnx
 
@@ -437,7 +437,7 @@ def read_graphml(path: str | Path, *, crs: str) -> Graph:
                 file=str(path),
                 field="crs",
             )
-    x, y = _project_lonlat(nx_, ny_, src_crs, crs)
+    x, y = project_lonlat(nx_, ny_, src_crs, crs)
     node_id = np.asarray(keys, dtype=np.int64) if int_ids else np.arange(len(keys))
     position = {k: i for i, k in enumerate(keys)}
 

@@ -10,8 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -24,6 +23,8 @@ from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import cell_points
 from facplan.inputs import Layers, load_layers
+from facplan.keys import layer_key
+from facplan.result import Result
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
 from facplan.siting import NOT_IN_ENTRY, SitingInput, SitingResult, plan_sites, serving_tiers
@@ -32,61 +33,6 @@ from facplan.standards import TIER_ORDER, Standard
 __all__ = ["Result", "run", "layer_key"]
 
 Progress = Callable[[str], None]
-
-
-def layer_key(kind: str, tier: str) -> str:
-    """Column suffix of a kind/tier: ``sports_park_community``."""
-    return f"{kind}_{tier}"
-
-
-@dataclass
-class Result:
-    """Everything a run produced.
-
-    Attributes
-    ----------
-    summary
-        The content of ``summary.json``.
-    demand
-        One row per cell (scenario CRS): ``cell_id``, ``population``, ``community_id``,
-        ``dist_<kind>_<tier>``, ``dist_<kind>_<tier>_after`` (m, NaN = unreachable) and
-        ``sfca_<kind>_<tier>`` (m² per resident) where facilities have an area.
-    sites
-        Chosen sites (scenario CRS): ``site_id``, ``kind``, ``tier``, ``rank``,
-        ``marginal_population``, ``cost``, ``community_id``.
-    communities
-        Per community: ``community_id``, ``name``, ``population``, coverage fractions,
-        ``has_centre``, ``gaps`` (None without communities).
-    candidates
-        Every candidate with ``chosen``, ``gain`` and ``excluded`` (None without).
-    facilities
-        Existing facilities (scenario CRS).
-    catchments
-        Walking catchment polygons of chosen sites (scenario CRS).
-    """
-
-    scenario: Scenario
-    summary: dict
-    demand: gpd.GeoDataFrame
-    sites: gpd.GeoDataFrame
-    communities: gpd.GeoDataFrame | None
-    candidates: gpd.GeoDataFrame | None
-    facilities: gpd.GeoDataFrame
-    catchments: gpd.GeoDataFrame
-    thresholds: dict[str, float] = field(default_factory=dict)
-    exclusions: gpd.GeoDataFrame | None = None
-
-    def to_map(self) -> Any:
-        """The interactive folium map of this run."""
-        from facplan.outputs.writer import build_result_map
-
-        return build_result_map(self)
-
-    def write(self, out: str | Path, *, force: bool = False) -> Path:
-        """Write every output file into ``out`` atomically; returns the folder."""
-        from facplan.outputs.writer import write_result
-
-        return write_result(self, Path(out), force=force)
 
 
 class _Timer:
@@ -112,7 +58,7 @@ def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> ne
     if net.online:
         from facplan.io import online
 
-        settings = scenario.online.settings()
+        settings = scenario.online
         if net.place is not None:
             graph, _ = online.online_graph(
                 place=net.place, crs=crs_str, settings=settings, use_cache=use_cache
@@ -248,14 +194,6 @@ def _kind_tiers(scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dic
     return sorted(pairs, key=lambda kt: (kt[0], TIER_ORDER.get(kt[1], 9), kt[1]))
 
 
-def _demand_weights(scenario: Scenario, cells: gpd.GeoDataFrame) -> np.ndarray:
-    """Demand per cell: population + Σ (weight − 1) × group people."""
-    demand = cells["population"].to_numpy(dtype=float).copy()
-    for group, w in scenario.weights.items():
-        demand += (w - 1.0) * cells[group].to_numpy(dtype=float)
-    return np.clip(demand, 0.0, None)
-
-
 def _group_access(
     scenario: Scenario, cells: gpd.GeoDataFrame, dist: np.ndarray, std: Standard
 ) -> dict:
@@ -319,7 +257,7 @@ def run(
     unsnapped = net.unreachable_cells
 
     demand = cells.copy()
-    demand_w = _demand_weights(scenario, cells)
+    demand_w = access.demand_weights(cells, scenario.weights)
     thresholds: dict[str, float] = {}
     access_summary: dict[str, dict] = {}
     kind_tiers = _kind_tiers(scenario, facilities, standards)

@@ -19,12 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from facplan import distances
+from facplan.keys import COVER_EPS_M
 from facplan.network import Graph
 
 __all__ = ["COVER_EPS_M", "GraphRoutes", "MatrixRoutes"]
 
-#: Floating-point tolerance for "distance ≤ threshold" (DESIGN: +1e-6 m).
-COVER_EPS_M = 1e-6
 
 
 @dataclass

@@ -7,6 +7,7 @@ loading is reported at once in one :class:`~facplan.InputError`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -266,23 +267,29 @@ class NetworkSpec(_Strict):
 _NETWORK_KEYS = ("pbf", "graphml", "matrix", "place", "polygon")
 
 
+#: The public Overpass API (osmnx's default).
+DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
+#: The public Nominatim geocoder (osmnx's default).
+DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org/"
+
+
 class OnlineSpec(_Strict):
     """Downloads (``network.place`` / ``network.polygon``): servers, cache, timeouts."""
 
     overpass_url: str = Field(
-        "https://overpass-api.de/api",
+        DEFAULT_OVERPASS_URL,
         description="Overpass API base URL (a mirror or your own server).",
     )
     nominatim_url: str = Field(
-        "https://nominatim.openstreetmap.org/", description="Nominatim geocoder base URL."
+        DEFAULT_NOMINATIM_URL, description="Nominatim geocoder base URL."
     )
     cache_folder: Path | None = Field(
         None, description="osmnx response cache (default: <facplan cache dir>/osmnx)."
     )
-    timeout_s: Annotated[float, Field(gt=0)] = Field(
+    timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
         30.0, description="Seconds to wait for a server to accept a connection."
     )
-    read_timeout_s: Annotated[float, Field(gt=0)] = Field(
+    read_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
         180.0, description="Seconds a server may take to answer (also Overpass's [timeout])."
     )
     offline: bool = Field(
@@ -300,12 +307,6 @@ class OnlineSpec(_Strict):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v
-
-    def settings(self):
-        """These settings for :mod:`facplan.io.online`."""
-        from facplan.io.online import OnlineSettings
-
-        return OnlineSettings(**self.model_dump())
 
 
 class FacilitySource(_FileSource):
@@ -840,9 +841,174 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-# PostGIS specs live in facplan.io.postgis; facplan.io imports this module, so the import
-# comes after every class above is defined, and the models are completed here.
-from facplan.io.postgis import OutputPostgisSpec, PostgisSpec  # noqa: E402
+# --------------------------------------------------------------------------- PostGIS
+
+#: PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes).
+MAX_IDENT_BYTES = 63
+
+
+def parse_table_name(text: str) -> tuple[str | None, str]:
+    """Split ``schema.name`` on the first dot outside double quotes.
+
+    Parameters
+    ----------
+    text
+        ``name``, ``schema.name``, ``"My Schema"."we""ird"`` or ``public.we"ird``. A part
+        that starts with a double quote is read as an SQL quoted identifier (``""`` is one
+        quote); any other part is taken exactly as written. The table part after the first
+        dot may itself contain dots.
+
+    Returns
+    -------
+    tuple
+        ``(schema or None, name)``.
+
+    Raises
+    ------
+    ValueError
+        Empty parts, an unterminated quote or text after a closing quote.
+    """
+    s = text.strip()
+    if not s:
+        raise ValueError("must not be empty")
+    first, i = _identifier(s, 0, whole=False)
+    if i == len(s):
+        return None, first
+    rest = s[i + 1:]
+    if not rest:
+        raise ValueError(f"no table name after the dot in {text!r}")
+    name, j = _identifier(rest, 0, whole=True)
+    if j != len(rest):
+        raise ValueError(f"unexpected text after the quoted table name in {text!r}")
+    return first, name
+
+
+def _identifier(s: str, i: int, *, whole: bool) -> tuple[str, int]:
+    if s[i] == '"':
+        out, k = [], i + 1
+        while True:
+            q = s.find('"', k)
+            if q < 0:
+                raise ValueError(f"unterminated double quote in {s!r}")
+            out.append(s[k:q])
+            if q + 1 < len(s) and s[q + 1] == '"':
+                out.append('"')
+                k = q + 2
+                continue
+            name, end = "".join(out), q + 1
+            break
+        if not whole and end < len(s) and s[end] != ".":
+            raise ValueError(f"expected a dot after the quoted name in {s!r}")
+    else:
+        end = len(s) if whole else (s.find(".", i) if "." in s[i:] else len(s))
+        name = s[i:end]
+    if not name:
+        raise ValueError(f"empty name in {s!r}")
+    if len(name.encode()) > MAX_IDENT_BYTES:
+        raise ValueError(f"the name {name!r} is longer than {MAX_IDENT_BYTES} bytes")
+    return name, end
+
+
+def strip_query(q: str) -> str:
+    """``q`` without surrounding blanks and trailing semicolons."""
+    q = q.strip()
+    while q.endswith(";"):
+        q = q[:-1].rstrip()
+    return q
+
+
+class DsnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    dsn: str | None = Field(
+        None,
+        description="Connection string, e.g. postgresql://user@host:5432/db (prefer "
+        "dsn_env to keep passwords out of the scenario).",
+    )
+    dsn_env: str | None = Field(
+        None, description="Name of an environment variable holding the connection string."
+    )
+
+    @field_validator("dsn", "dsn_env")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v:
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _one_dsn(self) -> DsnSpec:
+        if (self.dsn is None) == (self.dsn_env is None):
+            raise ValueError("give exactly one of 'dsn' or 'dsn_env'")
+        return self
+
+
+class PostgisSpec(DsnSpec):
+    """A PostGIS table or read-only query as an input layer."""
+
+    table: str | None = Field(
+        None,
+        description="Table or view, 'schema.name' or 'name' (search_path); split on the "
+        "first dot outside double quotes; names are used as written (case kept).",
+    )
+    query: str | None = Field(
+        None,
+        description="One SELECT statement, run in a read-only transaction.",
+    )
+    geometry: str | None = Field(
+        None,
+        description="Geometry column; found from geometry_columns when the table has one.",
+    )
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_table_name(v)
+        return v
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, v: str | None) -> str | None:
+        if v is not None and not strip_query(v):
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PostgisSpec:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        return self
+
+    @property
+    def where(self) -> str:
+        """The name messages use as the "file": ``postgis:<table>`` or ``postgis:query``."""
+        return f"postgis:{self.table}" if self.table is not None else "postgis:query"
+
+
+with warnings.catch_warnings():
+    # the key is 'schema', which shadows pydantic's deprecated BaseModel.schema() method
+    warnings.filterwarnings("ignore", message=".*shadows an attribute.*", category=UserWarning)
+
+    class OutputPostgisSpec(DsnSpec):
+        """Where the run is also written: a PostGIS database (``dsn`` or ``dsn_env``) and a
+        schema in it (tables ``runs``, ``sites``, ``demand``, ``communities``,
+        ``catchments``)."""
+
+        schema: str = Field(  # type: ignore[assignment]
+            "facplan", description="Schema to write into (created when missing)."
+        )
+
+        @field_validator("schema")
+        @classmethod
+        def _schema(cls, v: str) -> str:
+            if not v:
+                raise ValueError("must not be empty")
+            if len(v.encode()) > MAX_IDENT_BYTES:
+                raise ValueError(f"is longer than {MAX_IDENT_BYTES} bytes")
+            return v
+
+
 
 for _model in (_FileSource, PopulationSpec, CommunitiesSpec, ExclusionSpec, FacilitySource,
                CandidatesSpec, OutputSpec, Scenario):

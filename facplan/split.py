@@ -384,7 +384,7 @@ def _coverage(d: np.ndarray, pop: np.ndarray, t: float) -> dict:
 
 def _site_plan(scenario: Scenario, tables: dict, dist: dict, table: sp.csr_matrix):
     """The pipeline's siting step on the stitched matrix: (result, routes, handles)."""
-    from facplan.pipeline import _demand_weights
+    from facplan.access import demand_weights
     from facplan.routes import MatrixRoutes
     from facplan.siting import SitingInput, SitingResult, plan_sites
 
@@ -395,7 +395,7 @@ def _site_plan(scenario: Scenario, tables: dict, dist: dict, table: sp.csr_matri
     handles = np.where(tables["cand_snapped"], np.arange(len(cand)), -1).astype(np.int64)
     result = plan_sites(SitingInput(
         scenario=scenario, standards=tables["standards"], routes=routes, cand_nodes=handles,
-        candidates=cand, demand=_demand_weights(scenario, tables["cells"]),
+        candidates=cand, demand=demand_weights(tables["cells"], scenario.weights),
         before=dist, facilities=tables["facilities"], communities=tables["communities"],
         exclusions=tables["exclusions"],
     ))
@@ -539,7 +539,7 @@ def split_access(
     siting, routes, handles = _site_plan(scenario, tables, dist, table)
     t_opt = time.perf_counter() - t0
 
-    from facplan.pipeline import layer_key
+    from facplan.keys import layer_key
     from facplan.siting import serving_tiers
 
     demand = cells[["cell_id", "population", "community_id"]].copy()

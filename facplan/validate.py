@@ -69,7 +69,7 @@ def _check_network(scenario: Scenario) -> None:
     if net.online:
         from facplan.io import online
 
-        settings = scenario.online.settings()
+        settings = scenario.online
         area = None
         if net.polygon is not None:
             area = online.read_area_polygon(net.polygon, key="network.polygon")

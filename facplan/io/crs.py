@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from facplan._errors import InputError
 
-__all__ = ["choose_crs", "to_projected", "utm_crs"]
+__all__ = ["choose_crs", "require_projected", "to_projected", "utm_crs"]
 
 
 def utm_crs(sample: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
@@ -85,3 +87,16 @@ def to_projected(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
     if gdf.crs is not None and CRS.from_user_input(gdf.crs) == crs:
         return gdf
     return gdf.to_crs(crs)
+
+
+def require_projected(crs: Any, what: str) -> CRS:
+    """``crs`` as a projected CRS, or an error saying that ``what`` needs metres."""
+    try:
+        out = CRS.from_user_input(crs)
+    except Exception:
+        raise InputError(f"unknown CRS {crs!r}", field="crs") from None
+    if not out.is_projected:
+        raise InputError(
+            f"{what} needs a projected CRS in metres, got {out.name}", field="crs"
+        )
+    return out

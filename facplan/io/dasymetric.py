@@ -35,6 +35,7 @@ import shapely
 from pyproj import CRS
 
 from facplan._errors import InputError
+from facplan.io.crs import require_projected
 from facplan.io.osm import parse_levels
 from facplan.io.vector import check_geometries, require_fields
 
@@ -132,7 +133,7 @@ def dasymetric_population(
         communities or communities without a total; no residential building at all.
     """
     where = "buildings"
-    crs = _projected(crs)
+    crs = require_projected(crs, "the dasymetric grid")
     for name, value in (
         ("grid_m", grid_m),
         ("floor_area_per_person_m2", floor_area_per_person_m2),
@@ -270,18 +271,6 @@ def dasymetric_population(
             "floor_area_m2": float(floor.sum()),
         }
     )
-    return out
-
-
-def _projected(crs: Any) -> CRS:
-    try:
-        out = CRS.from_user_input(crs)
-    except Exception:
-        raise InputError(f"unknown CRS {crs!r}", field="crs") from None
-    if not out.is_projected:
-        raise InputError(
-            f"the dasymetric grid needs a projected CRS in metres, got {out.name}", field="crs"
-        )
     return out
 
 

@@ -14,7 +14,7 @@ millimetre per edge.
 
 Everything downloaded is cached twice:
 
-- osmnx's response cache (:attr:`OnlineSettings.folder`, default
+- osmnx's response cache (:func:`osmnx_folder`, default
   ``<facplan cache dir>/osmnx``): one JSON file per request, named by the SHA-1 of the
   request's GET-style URL (the geocoder answer; each Overpass query);
 - facplan's network cache (``<facplan cache dir>/networks``, as for PBF files): the
@@ -25,7 +25,7 @@ A second run therefore needs no network. With ``offline=True`` (``facplan run
 --offline``) nothing is requested at all: the caches are checked first, and a missing
 item is reported by name (the geocoder answer for the place, or an Overpass response)
 with the advice to use a PBF extract instead. Without network access, a download fails
-within the connect timeout (:attr:`OnlineSettings.timeout_s`) with the same kind of
+within the connect timeout (``online.timeout_s``) with the same kind of
 message: an :class:`~facplan.InputError` naming the source, never a traceback.
 
 The Overpass and Nominatim endpoints are settings, for mirrors (for example inside
@@ -43,7 +43,6 @@ Map data © OpenStreetMap contributors (ODbL).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import math
 import socket
@@ -55,10 +54,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from facplan._errors import InputError
 from facplan.io.pbf import great_circle_m
-from facplan.network import Graph, _projected_crs, graph_from_edges
+from facplan.network import Graph, graph_from_edges, projected_crs
+from facplan.scenario import DEFAULT_NOMINATIM_URL, DEFAULT_OVERPASS_URL, OnlineSpec
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -71,7 +72,8 @@ __all__ = [
     "DEFAULT_OVERPASS_URL",
     "DEFAULT_NOMINATIM_URL",
     "ONLINE_FILTER",
-    "OnlineSettings",
+    "online_settings",
+    "osmnx_folder",
     "CachedRequest",
     "configure_osmnx",
     "geocoder_request",
@@ -91,10 +93,6 @@ __all__ = [
     "read_online_admin",
 ]
 
-#: The public Overpass API (osmnx's default).
-DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
-#: The public Nominatim geocoder (osmnx's default).
-DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org/"
 #: The osmnx network type that is downloaded.
 NETWORK_TYPE = "walk"
 #: The walking filter of online graphs (part of facplan's network-cache key).
@@ -119,70 +117,41 @@ _PBF_HINT = (
 # --------------------------------------------------------------------------- settings
 
 
-@dataclass(frozen=True)
-class OnlineSettings:
-    """Where and how online inputs are downloaded and cached.
+def online_settings(**values: Any) -> OnlineSpec:
+    """The scenario's ``online`` block from keyword values, checked as the scenario is.
 
-    Attributes
-    ----------
-    overpass_url
-        Base URL of the Overpass API (osmnx appends ``/interpreter``), e.g. a mirror such
-        as ``https://overpass.kumi.systems/api`` or an institute's own server.
-    nominatim_url
-        Base URL of the Nominatim geocoder (osmnx appends ``/search``).
-    cache_folder
-        osmnx's response cache; ``None`` means ``<facplan cache dir>/osmnx``
-        (``$FACPLAN_CACHE_DIR/osmnx``, else ``~/.cache/facplan/osmnx``).
-    timeout_s
-        Seconds to wait for a server to accept a connection: without network access a
-        download fails within this time instead of hanging.
-    read_timeout_s
-        Seconds a server may take to answer. It is also the Overpass query's own
-        ``[timeout:N]`` and so part of the Overpass cache key (180 = osmnx's default).
-    offline
-        Never touch the network: use the caches only and say which item is missing.
+    Raises
+    ------
+    InputError
+        A value the scenario would refuse, naming its key (``online.<key>``).
     """
-
-    overpass_url: str = DEFAULT_OVERPASS_URL
-    nominatim_url: str = DEFAULT_NOMINATIM_URL
-    cache_folder: Path | None = None
-    timeout_s: float = 30.0
-    read_timeout_s: float = 180.0
-    offline: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("overpass_url", "nominatim_url"):
-            url = getattr(self, name)
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise InputError(
-                    f"must be an http:// or https:// URL, got {url!r}", field=f"online.{name}"
-                )
-        for name in ("timeout_s", "read_timeout_s"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise InputError(
-                    f"must be a number of seconds > 0, got {value!r}", field=f"online.{name}"
-                )
-        if self.cache_folder is not None:
-            object.__setattr__(self, "cache_folder", Path(self.cache_folder))
-
-    @property
-    def folder(self) -> Path:
-        """The osmnx response cache folder in use."""
-        if self.cache_folder is not None:
-            return Path(self.cache_folder)
-        from facplan.cache import cache_dir
-
-        return cache_dir() / "osmnx"
+    try:
+        return OnlineSpec(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise InputError(
+            f"{err['msg']}, got {err.get('input')!r}", field=f"online.{loc}"
+        ) from None
 
 
-def _osmnx_values(settings: OnlineSettings) -> dict[str, Any]:
+def osmnx_folder(settings: OnlineSpec) -> Path:
+    """osmnx's response cache folder in use: ``settings.cache_folder``, else
+    ``<facplan cache dir>/osmnx``."""
+    if settings.cache_folder is not None:
+        return Path(settings.cache_folder)
+    from facplan.cache import cache_dir
+
+    return cache_dir() / "osmnx"
+
+
+def _osmnx_values(settings: OnlineSpec) -> dict[str, Any]:
     """The osmnx settings facplan runs with (every one that shapes a cache key is set)."""
     query_timeout = int(math.ceil(settings.read_timeout_s))
     values: dict[str, Any] = {
         "use_cache": True,
         "cache_only_mode": False,
-        "cache_folder": str(settings.folder),
+        "cache_folder": str(osmnx_folder(settings)),
         "overpass_url": settings.overpass_url,
         "nominatim_url": settings.nominatim_url,
         "nominatim_key": None,
@@ -210,7 +179,7 @@ def _osmnx_values(settings: OnlineSettings) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def configure_osmnx(settings: OnlineSettings) -> Iterator[None]:
+def configure_osmnx(settings: OnlineSpec) -> Iterator[None]:
     """Run osmnx with facplan's settings inside a ``with`` block, then restore osmnx's.
 
     Sets ``osmnx.settings``: the response cache on (``use_cache``, ``cache_folder``), the
@@ -292,13 +261,13 @@ def _prepared_url(url: str, params: OrderedDict[str, Any]) -> str:
     return str(requests.Request("GET", url, params=params).prepare().url)
 
 
-def _cache_file(url: str, settings: OnlineSettings) -> Path:
+def _cache_file(url: str, settings: OnlineSpec) -> Path:
     """osmnx's cache file of a request (``osmnx._http._resolve_cache_filepath``)."""
     digest = hashlib.sha1(url.encode("utf-8")).hexdigest()  # noqa: S324 (osmnx's naming)
-    return settings.folder / f"{digest}.json"
+    return osmnx_folder(settings) / f"{digest}.json"
 
 
-def geocoder_request(place: str, settings: OnlineSettings) -> CachedRequest:
+def geocoder_request(place: str, settings: OnlineSpec) -> CachedRequest:
     """The Nominatim search ``osmnx.geocode_to_gdf(place)`` sends, and its cache file.
 
     Parameters
@@ -334,7 +303,7 @@ def _coords_polygon(coord_str: str) -> Polygon:
     return shapely.Polygon(v[:, ::-1])
 
 
-def overpass_requests(polygon: Area, settings: OnlineSettings) -> list[CachedRequest]:
+def overpass_requests(polygon: Area, settings: OnlineSpec) -> list[CachedRequest]:
     """The Overpass queries ``osmnx.graph_from_polygon(polygon, network_type="walk")``
     sends, and their cache files.
 
@@ -371,7 +340,7 @@ def overpass_requests(polygon: Area, settings: OnlineSettings) -> list[CachedReq
 
 
 def _overpass_cached(
-    coord_strs: list[str], queries: list[str], settings: OnlineSettings, subject: str
+    coord_strs: list[str], queries: list[str], settings: OnlineSpec, subject: str
 ) -> list[CachedRequest]:
     """One :class:`CachedRequest` per Overpass query (one per piece of the area, as
     osmnx splits it); ``subject`` says what the response holds, for messages."""
@@ -397,13 +366,13 @@ def _overpass_cached(
 
 
 def _offline_missing(
-    source: str, missing: list[CachedRequest], settings: OnlineSettings
+    source: str, missing: list[CachedRequest], settings: OnlineSpec
 ) -> InputError:
     first = missing[0]
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
     return InputError(
         f"offline, and the osmnx cache has no {first.what}{more}: missing file "
-        f"{first.file.name} in {settings.folder}. Run once with network access to fill "
+        f"{first.file.name} in {osmnx_folder(settings)}. Run once with network access to fill "
         f"the cache, {_PBF_HINT}",
         file=source,
     )
@@ -431,7 +400,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _download_error(
-    source: str, exc: BaseException, settings: OnlineSettings, server: str, setting: str
+    source: str, exc: BaseException, settings: OnlineSpec, server: str, setting: str
 ) -> InputError:
     """An :class:`InputError` for a failed online step (no traceback for the user)."""
     import requests
@@ -440,7 +409,7 @@ def _download_error(
     if settings.offline:
         return InputError(
             f"offline, and a response osmnx needs is not in the osmnx cache "
-            f"{settings.folder} ({type(exc).__name__}). Run once with network access to "
+            f"{osmnx_folder(settings)} ({type(exc).__name__}). Run once with network access to "
             f"fill the cache, {_PBF_HINT}",
             file=source,
         )
@@ -459,7 +428,7 @@ def _download_error(
 
 
 def _step(
-    source: str, settings: OnlineSettings, server: str, setting: str, fn: Callable[[], Any]
+    source: str, settings: OnlineSpec, server: str, setting: str, fn: Callable[[], Any]
 ) -> Any:
     """Run one osmnx step, turning its network and response errors into InputError."""
     import requests
@@ -536,7 +505,7 @@ def read_area_polygon(path: str | Path, *, key: str = "network.polygon") -> Area
 
 
 def geocode_place(
-    place: str, *, settings: OnlineSettings | None = None, key: str = "network.place"
+    place: str, *, settings: OnlineSpec | None = None, key: str = "network.place"
 ) -> Area:
     """The area polygon of a place name, from Nominatim through ``osmnx.geocode_to_gdf``.
 
@@ -545,7 +514,7 @@ def geocode_place(
     place
         The place name, e.g. ``"Xigong District, Luoyang"``.
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     key
         The scenario key, for messages.
 
@@ -560,7 +529,7 @@ def geocode_place(
         Offline without the cached answer; no network; the geocoder found nothing or no
         area polygon for the name.
     """
-    settings = settings or OnlineSettings()
+    settings = settings or OnlineSpec()
     source = _place_source(place, key)
     import osmnx
 
@@ -592,7 +561,7 @@ def require_cached(
     *,
     place: str | None = None,
     polygon: Area | None = None,
-    settings: OnlineSettings,
+    settings: OnlineSpec,
     key: str | None = None,
 ) -> None:
     """Check, without any request, that osmnx's cache can answer every request of a
@@ -620,7 +589,7 @@ def require_cached(
         req = geocoder_request(place, settings)
         if not req.cached:
             raise _offline_missing(source, [req], settings)
-        offline = dataclasses.replace(settings, offline=True)
+        offline = settings.model_copy(update={"offline": True})
         polygon = geocode_place(place, settings=offline, key=key)
     else:
         source = key or "network.polygon"
@@ -659,9 +628,9 @@ def graph_from_osmnx(g: nx.MultiDiGraph, *, crs: str, source: str = "network") -
     InputError
         The graph has no edge.
     """
-    from facplan.network import _project_lonlat
+    from facplan.network import project_lonlat
 
-    crs = _projected_crs(crs)
+    crs = projected_crs(crs)
     graph_crs = g.graph.get("crs", "epsg:4326")
     if g.number_of_edges() == 0:
         raise InputError("no walkable way in this area (the network is empty)", file=source)
@@ -677,14 +646,14 @@ def graph_from_osmnx(g: nx.MultiDiGraph, *, crs: str, source: str = "network") -
         raise InputError(f"expected an unprojected osmnx graph, got crs {graph_crs}",
                          file=source)
     length = great_circle_m(lon[pos_u], lat[pos_u], lon[pos_v], lat[pos_v])
-    x, y = _project_lonlat(lon, lat, "EPSG:4326", crs)
+    x, y = project_lonlat(lon, lat, "EPSG:4326", crs)
     graph = graph_from_edges(uv[:, 0], uv[:, 1], length, node_id=ids, x=x, y=y, crs=crs)
     if graph.n_edges == 0:
         raise InputError("no walkable way in this area (the network is empty)", file=source)
     return graph
 
 
-def _download(polygon: Area, *, crs: str, settings: OnlineSettings, source: str) -> Graph:
+def _download(polygon: Area, *, crs: str, settings: OnlineSpec, source: str) -> Graph:
     """The walking graph inside ``polygon`` through osmnx (cache first)."""
     import osmnx
 
@@ -715,7 +684,7 @@ def graph_from_place(
     place: str,
     *,
     crs: str,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
     key: str = "network.place",
 ) -> Graph:
     """The walking graph of a named place: Nominatim's area, Overpass's walkable ways.
@@ -734,7 +703,7 @@ def graph_from_place(
     crs
         The projected CRS for node coordinates (metres).
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     key
         The scenario key naming the place, for messages.
 
@@ -750,8 +719,8 @@ def graph_from_place(
         area; no walkable way in the area. Each names ``<key>: '<place>'`` and suggests a
         PBF extract.
     """
-    settings = settings or OnlineSettings()
-    crs = _projected_crs(crs)
+    settings = settings or OnlineSpec()
+    crs = projected_crs(crs)
     source = _place_source(place, key)
     polygon = geocode_place(place, settings=settings, key=key)
     return _download(polygon, crs=crs, settings=settings, source=source)
@@ -761,7 +730,7 @@ def graph_from_polygon(
     polygon: Area,
     *,
     crs: str,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
     source: str = "network.polygon",
 ) -> Graph:
     """The walking graph inside an area drawn by the user (EPSG:4326).
@@ -776,7 +745,7 @@ def graph_from_polygon(
     crs
         The projected CRS for node coordinates (metres).
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     source
         The source named in messages, e.g. ``"network.polygon: area.gpkg"``.
 
@@ -789,8 +758,8 @@ def graph_from_polygon(
     InputError
         As :func:`graph_from_place`.
     """
-    settings = settings or OnlineSettings()
-    crs = _projected_crs(crs)
+    settings = settings or OnlineSpec()
+    crs = projected_crs(crs)
     polygon = _check_area(polygon, source)
     return _download(polygon, crs=crs, settings=settings, source=source)
 
@@ -798,7 +767,7 @@ def graph_from_polygon(
 # --------------------------------------------------------------------------- facplan cache
 
 
-def _online_key(what: str, crs: str, settings: OnlineSettings) -> str:
+def _online_key(what: str, crs: str, settings: OnlineSpec) -> str:
     from facplan.cache import CACHE_VERSION
 
     text = (
@@ -822,7 +791,7 @@ def online_graph(
     place: str | None = None,
     polygon: Area | None = None,
     crs: str,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
     use_cache: bool = True,
     source: str | None = None,
 ) -> tuple[Graph, str]:
@@ -837,7 +806,7 @@ def online_graph(
     crs
         The projected CRS (metres).
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     use_cache
         Use facplan's network cache (``facplan run --no-cache`` turns it off; osmnx's
         response cache is still used).
@@ -858,8 +827,8 @@ def online_graph(
     """
     if (place is None) == (polygon is None):
         raise ValueError("give exactly one of place or polygon")
-    settings = settings or OnlineSettings()
-    crs = _projected_crs(crs)
+    settings = settings or OnlineSpec()
+    crs = projected_crs(crs)
     if place is not None:
         _place_source(place, "network.place")
         what = f"place={place}"
@@ -890,7 +859,7 @@ def network_area(
     *,
     place: str | None = None,
     polygon: str | Path | None = None,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
 ) -> Area:
     """The area of an online network: the geocoded place, or the polygon file's union.
 
@@ -901,7 +870,7 @@ def network_area(
     polygon
         ``network.polygon``, a vector file (see :func:`read_area_polygon`).
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
 
     Returns
     -------
@@ -911,12 +880,12 @@ def network_area(
     if (place is None) == (polygon is None):
         raise ValueError("give exactly one of place or polygon")
     if place is not None:
-        return geocode_place(place, settings=settings or OnlineSettings())
+        return geocode_place(place, settings=settings or OnlineSpec())
     return read_area_polygon(polygon, key="network.polygon")
 
 
 def features_requests(
-    area: Area, tags: dict[str, list[str] | bool], settings: OnlineSettings
+    area: Area, tags: dict[str, list[str] | bool], settings: OnlineSpec
 ) -> list[CachedRequest]:
     """The Overpass queries ``osmnx.features_from_polygon(area, tags)`` sends, and their
     cache files (the area is not buffered; the tags in the order given).
@@ -947,7 +916,7 @@ def features_requests(
 
 
 def _features_frame(
-    area: Area, tags: dict[str, list[str] | bool], settings: OnlineSettings, where: str
+    area: Area, tags: dict[str, list[str] | bool], settings: OnlineSpec, where: str
 ) -> gpd.GeoDataFrame | None:
     """osmnx's features GeoDataFrame (index reset: ``element``, ``id``), or None when no
     object matches."""
@@ -983,7 +952,7 @@ def read_online_features(
     *,
     area: Area,
     source: str,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
     key: str = "osm",
 ) -> gpd.GeoDataFrame:
     """Points and polygons carrying any of the given tags inside an area, from Overpass.
@@ -1002,7 +971,7 @@ def read_online_features(
     source
         The scenario entry (e.g. ``"facilities0"``) for the ``source`` column.
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     key
         The scenario key, for messages (e.g. ``"facilities.0.osm"``).
 
@@ -1019,17 +988,17 @@ def read_online_features(
     InputError
         Malformed ``tags``; offline with the response missing; no network.
     """
-    from facplan.io.osm import _check_tags, features_from_frame
+    from facplan.io.osm import check_tags, features_from_frame
 
-    settings = settings or OnlineSettings()
-    tags = _check_tags(tags, key)
+    settings = settings or OnlineSpec()
+    tags = check_tags(tags, key)
     area = _check_area(area, key)
     return features_from_frame(_features_frame(area, tags, settings, key), tags,
                                source=source)
 
 
 def read_online_buildings(
-    *, area: Area, settings: OnlineSettings | None = None,
+    *, area: Area, settings: OnlineSpec | None = None,
     key: str = "population.dasymetric",
 ) -> gpd.GeoDataFrame:
     """Building footprints inside an area, from Overpass: the online twin of
@@ -1040,7 +1009,7 @@ def read_online_buildings(
     area
         The area (EPSG:4326), e.g. :func:`network_area`.
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     key
         The scenario key, for messages.
 
@@ -1056,7 +1025,7 @@ def read_online_buildings(
     """
     from facplan.io.osm import buildings_from_frame
 
-    settings = settings or OnlineSettings()
+    settings = settings or OnlineSpec()
     area = _check_area(area, key)
     gdf = _features_frame(area, {"building": True}, settings, key)
     return buildings_from_frame(gdf, where=f"{key} (OSM buildings from Overpass)")
@@ -1066,7 +1035,7 @@ def read_online_candidates(
     *,
     area: Area,
     crs: Any,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
     key: str = "candidates.osm",
 ) -> gpd.GeoDataFrame:
     """Candidate sites from OSM inside an area, from Overpass: the online twin of
@@ -1083,7 +1052,7 @@ def read_online_candidates(
     crs
         Projected CRS (metres) in which areas are measured.
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     key
         The scenario key, for messages (e.g. ``"candidates.0.osm"``).
 
@@ -1097,10 +1066,10 @@ def read_online_candidates(
     InputError
         A geographic ``crs``; offline with a response missing; no network.
     """
-    from facplan.io.osm import CANDIDATE_TAGS, _projected, candidates_from_layers
+    from facplan.io.osm import CANDIDATE_TAGS, candidates_from_layers, require_projected
 
-    _projected(crs, "measuring candidate areas")
-    settings = settings or OnlineSettings()
+    require_projected(crs, "measuring candidate areas")
+    settings = settings or OnlineSpec()
     area = _check_area(area, key)
     layers = {name: _features_frame(area, tags, settings, key)
               for name, tags in CANDIDATE_TAGS.items()}
@@ -1112,7 +1081,7 @@ def read_online_admin(
     admin_level: int,
     *,
     area: Area,
-    settings: OnlineSettings | None = None,
+    settings: OnlineSpec | None = None,
     name_tag: str = "name",
     key: str = "communities.osm_admin_level",
 ) -> gpd.GeoDataFrame:
@@ -1129,7 +1098,7 @@ def read_online_admin(
     area
         The area (EPSG:4326), e.g. :func:`network_area`.
     settings
-        Online settings (default: :class:`OnlineSettings()`).
+        Online settings (default: :class:`~facplan.scenario.OnlineSpec` defaults).
     name_tag
         Tag for the name (e.g. ``"name:zh"``); falls back to ``name``, then to the id.
     key
@@ -1150,19 +1119,19 @@ def read_online_admin(
     """
     import geopandas as gpd
 
-    from facplan.io.osm import _osm_ids, _repair, _text
+    from facplan.io.osm import osm_ids, repair_geometries, text_column
 
-    settings = settings or OnlineSettings()
+    settings = settings or OnlineSpec()
     area = _check_area(area, key)
     level = str(int(admin_level))
     gdf = _features_frame(area, {"admin_level": [level]}, settings, key)
     dropped = 0
     if gdf is not None:
-        admin = (_text(gdf, "boundary") == "administrative") & (
-            _text(gdf, "admin_level") == level
+        admin = (text_column(gdf, "boundary") == "administrative") & (
+            text_column(gdf, "admin_level") == level
         )
         gdf = gdf[admin.to_numpy()]
-        gdf, dropped = _repair(gpd.GeoDataFrame(gdf, geometry="geometry", crs=4326),
+        gdf, dropped = repair_geometries(gpd.GeoDataFrame(gdf, geometry="geometry", crs=4326),
                                keep_points=False)
     if gdf is None or len(gdf) == 0:
         raise InputError(
@@ -1172,9 +1141,9 @@ def read_online_admin(
             "community) or give the boundaries as a file: communities: {path: …}",
             file=key,
         )
-    ids = _osm_ids(gdf)
-    names = _text(gdf, name_tag)
-    names = names.where(names != "", _text(gdf, "name")).to_numpy(dtype=object)
+    ids = osm_ids(gdf)
+    names = text_column(gdf, name_tag)
+    names = names.where(names != "", text_column(gdf, "name")).to_numpy(dtype=object)
     names = np.where(names == "", ids, names).astype(object)
     out = gpd.GeoDataFrame(
         {"community_id": ids, "name": names}, geometry=gdf.geometry.values, crs=4326

@@ -27,9 +27,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from facplan._errors import InputError
+from facplan.io.crs import require_projected
 from facplan.standards import Standard
 
 __all__ = [
@@ -148,7 +148,7 @@ def _tagged(osm: Any, tags: Mapping[str, list[str] | bool], columns: list[str]) 
                             crs=parts[0].crs)
 
 
-def _osm_ids(gdf: pd.DataFrame) -> np.ndarray:
+def osm_ids(gdf: pd.DataFrame) -> np.ndarray:
     return (
         "osm-" + gdf["osm_type"].astype(str) + "-" + gdf["id"].astype("int64").astype(str)
     ).to_numpy(dtype=object)
@@ -177,7 +177,7 @@ def _polygonal(g: shapely.Geometry | None) -> shapely.Geometry | None:
     return shapely.multipolygons(polys) if len(polys) > 1 else polys[0]
 
 
-def _repair(gdf: gpd.GeoDataFrame, *, keep_points: bool) -> tuple[gpd.GeoDataFrame, int]:
+def repair_geometries(gdf: gpd.GeoDataFrame, *, keep_points: bool) -> tuple[gpd.GeoDataFrame, int]:
     """Points (when kept) and repaired polygons; returns the frame and how many were
     dropped (lines, empty or unrepairable geometries)."""
     geom = gdf.geometry.values
@@ -198,7 +198,7 @@ def _repair(gdf: gpd.GeoDataFrame, *, keep_points: bool) -> tuple[gpd.GeoDataFra
     return fixed, int((~keep).sum())
 
 
-def _text(gdf: pd.DataFrame, col: str) -> pd.Series:
+def text_column(gdf: pd.DataFrame, col: str) -> pd.Series:
     if col not in gdf.columns:
         return pd.Series("", index=gdf.index, dtype=object)
     return gdf[col].astype(object).where(gdf[col].notna(), "").astype(str).str.strip()
@@ -215,18 +215,6 @@ def _tag_from_json(tags: pd.Series, key: str) -> pd.Series:
         return "" if value is None else str(value).strip()
 
     return tags.map(get).astype(object)
-
-
-def _projected(crs: Any, what: str) -> CRS:
-    try:
-        out = CRS.from_user_input(crs)
-    except Exception:
-        raise InputError(f"unknown CRS {crs!r}", field="crs") from None
-    if not out.is_projected:
-        raise InputError(
-            f"{what} needs a projected CRS in metres, got {out.name}", field="crs"
-        )
-    return out
 
 
 def parse_levels(raw: pd.Series) -> np.ndarray:
@@ -288,7 +276,7 @@ def read_osm_admin(
         )
     levels = gdf["admin_level"].astype(str).str.strip()
     chosen = gdf[(levels == level).to_numpy()]
-    chosen, dropped = _repair(_sorted(chosen), keep_points=False)
+    chosen, dropped = repair_geometries(_sorted(chosen), keep_points=False)
     if len(chosen) == 0:
         have = levels.value_counts()
         listing = ", ".join(
@@ -300,14 +288,14 @@ def read_osm_admin(
             + f"; levels present (count): {listing}",
             file=where, field="admin_level",
         )
-    ids = _osm_ids(chosen)
+    ids = osm_ids(chosen)
     if name_tag in chosen.columns:
-        names = _text(chosen, name_tag)
+        names = text_column(chosen, name_tag)
     elif "tags" in chosen.columns:
         names = _tag_from_json(chosen["tags"], name_tag)
     else:
         names = pd.Series("", index=chosen.index, dtype=object)
-    fallback = _text(chosen, "name")
+    fallback = text_column(chosen, "name")
     names = names.where(names != "", fallback).to_numpy(dtype=object)
     names = np.where(names == "", ids, names).astype(object)
     out = gpd.GeoDataFrame(
@@ -324,7 +312,7 @@ def _level_key(level: str) -> tuple[int, str]:
 # --------------------------------------------------------------------- features
 
 
-def _check_tags(tags: Any, where: str) -> dict[str, list[str] | bool]:
+def check_tags(tags: Any, where: str) -> dict[str, list[str] | bool]:
     if not isinstance(tags, Mapping) or not tags:
         raise InputError(
             "osm: give a mapping of OSM keys to a list of values or true, e.g. "
@@ -390,7 +378,7 @@ def read_osm_features(
     """
     osm = open_pbf(pbf)
     where = _where(osm)
-    tags = _check_tags(tags, where)
+    tags = check_tags(tags, where)
     gdf = _tagged(osm, tags, list(dict.fromkeys(["name", *tags])))
     return features_from_frame(gdf, tags, source=source)
 
@@ -407,7 +395,7 @@ def features_from_frame(
         of ``tags``, as pyrosm or Overpass (:mod:`facplan.io.online`) give them; None
         or empty when there are none.
     tags
-        Checked tags (:func:`_check_tags`).
+        Checked tags (:func:`check_tags`).
     source
         As for :func:`read_osm_features`.
 
@@ -422,15 +410,15 @@ def features_from_frame(
     for key, values in tags.items():
         if key not in gdf.columns:
             continue
-        val = _text(gdf, key)
+        val = text_column(gdf, key)
         hit = (val != "") if values is True else val.isin(values)
         tag = tag.where(~(hit & (tag == "")), key + "=" + val)
     gdf = gdf[(tag != "").to_numpy()].assign(_tag=tag[tag != ""])
-    gdf, dropped = _repair(_sorted(gdf), keep_points=True)
+    gdf, dropped = repair_geometries(_sorted(gdf), keep_points=True)
     out = gpd.GeoDataFrame(
         {
-            "osm_id": _osm_ids(gdf),
-            "name": _text(gdf, "name").to_numpy(dtype=object),
+            "osm_id": osm_ids(gdf),
+            "name": text_column(gdf, "name").to_numpy(dtype=object),
             "tag": gdf["_tag"].to_numpy(dtype=object),
             "source": np.full(len(gdf), source, dtype=object),
         },
@@ -507,7 +495,7 @@ def osm_facilities(
     InputError
         Unknown kind or tier; a geographic ``crs``.
     """
-    crs = _projected(crs, "measuring facility areas")
+    crs = require_projected(crs, "measuring facility areas")
     if kind not in standards:
         raise InputError(
             f"unknown kind '{kind}' (known: {', '.join(sorted(standards))}); add it under "
@@ -606,14 +594,14 @@ def buildings_from_frame(gdf: gpd.GeoDataFrame | None, *, where: str) -> gpd.Geo
     """
     if gdf is None or len(gdf) == 0:
         raise InputError("the extract has no buildings", file=where)
-    gdf, _ = _repair(_sorted(gdf), keep_points=False)
+    gdf, _ = repair_geometries(_sorted(gdf), keep_points=False)
     raw = gdf["building:levels"] if "building:levels" in gdf.columns else pd.Series(
         None, index=gdf.index, dtype=object
     )
     return gpd.GeoDataFrame(
         {
-            "osm_id": _osm_ids(gdf),
-            "building": _text(gdf, "building").to_numpy(dtype=object),
+            "osm_id": osm_ids(gdf),
+            "building": text_column(gdf, "building").to_numpy(dtype=object),
             "levels": parse_levels(raw),
         },
         geometry=gdf.geometry.values,
@@ -674,7 +662,7 @@ def osm_candidates(
     InputError
         A geographic ``crs``; missing or unreadable extract.
     """
-    _projected(crs, "measuring candidate areas")  # before the slow read
+    require_projected(crs, "measuring candidate areas")  # before the slow read
     osm = open_pbf(pbf)
     landuse = _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse"])
     parking = _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking"])
@@ -720,27 +708,27 @@ def candidates_from_layers(
     geopandas.GeoDataFrame
         As :func:`osm_candidates`.
     """
-    crs = _projected(crs, "measuring candidate areas")
+    crs = require_projected(crs, "measuring candidate areas")
     parts = []
 
     land = _having(landuse, "landuse", OPEN_LANDUSE)
     lots = _having(parking, "amenity", ("parking",))
     if len(lots):
-        lots = lots[_text(lots, "parking").isin(SURFACE_PARKING).to_numpy()]
+        lots = lots[text_column(lots, "parking").isin(SURFACE_PARKING).to_numpy()]
     for frame, key in ((land, "landuse"), (lots, "amenity")):
-        frame, _ = _repair(_sorted(frame), keep_points=False)
+        frame, _ = repair_geometries(_sorted(frame), keep_points=False)
         if not len(frame):
             continue
         area = shapely.area(frame.to_crs(crs).geometry.values)
         parts.append(
             pd.DataFrame(
                 {
-                    "site_id": _osm_ids(frame),
+                    "site_id": osm_ids(frame),
                     "kind": "sports_park",
                     "tier": "",
                     "cost": area * NEW_BUILD_COST_PER_M2 + NEW_BUILD_FIXED_COST,
                     "area_m2": area,
-                    "source": (key + "=" + _text(frame, key)).to_numpy(dtype=object),
+                    "source": (key + "=" + text_column(frame, key)).to_numpy(dtype=object),
                     "geometry": frame.geometry.values,
                     "_type": frame["osm_type"].map(_TYPE_ORDER).to_numpy(),
                     "_id": frame["id"].astype("int64").to_numpy(),
@@ -749,12 +737,12 @@ def candidates_from_layers(
         )
 
     if buildings is not None and len(buildings):
-        bld, _ = _repair(_sorted(buildings), keep_points=False)
+        bld, _ = repair_geometries(_sorted(buildings), keep_points=False)
         bld_m = bld.to_crs(crs)
-        tag = _text(bld, "building").to_numpy(dtype=object)
+        tag = text_column(bld, "building").to_numpy(dtype=object)
         footprint = shapely.area(bld_m.geometry.values)
         res = _having(landuse, "landuse", ("residential",))
-        res, _ = _repair(res, keep_points=False)
+        res, _ = repair_geometries(res, keep_points=False)
         in_res = _inside_any(bld_m.geometry.values, res.to_crs(crs).geometry.values)
         retrofit = np.isin(tag, RETROFIT_BUILDINGS) | ((tag == "yes") & ~in_res)
         big = retrofit & (footprint >= LARGE_BUILDING_MIN_M2)
@@ -769,12 +757,12 @@ def candidates_from_layers(
             parts.append(
                 pd.DataFrame(
                     {
-                        "site_id": _osm_ids(sel),
+                        "site_id": osm_ids(sel),
                         "kind": "neighbourhood_centre",
                         "tier": "",
                         "cost": floor * RETROFIT_COST_PER_M2,
                         "area_m2": floor,
-                        "source": ("building=" + _text(sel, "building")).to_numpy(dtype=object),
+                        "source": ("building=" + text_column(sel, "building")).to_numpy(dtype=object),
                         "geometry": sel.geometry.values,
                         "_type": sel["osm_type"].map(_TYPE_ORDER).to_numpy(),
                         "_id": sel["id"].astype("int64").to_numpy(),
@@ -835,7 +823,7 @@ def tag_candidates(
     geopandas.GeoDataFrame
         As :func:`osm_candidates`; ``source`` is the matching tag (``key=value``).
     """
-    crs = _projected(crs, "measuring candidate areas")
+    crs = require_projected(crs, "measuring candidate areas")
     geom = features.geometry.values
     poly = np.isin(shapely.get_type_id(geom), (3, 6))
     feats = features[poly]
@@ -867,7 +855,7 @@ def tag_candidates(
 def _having(gdf: gpd.GeoDataFrame | None, key: str, values: Sequence[str]) -> gpd.GeoDataFrame:
     if gdf is None or key not in gdf.columns:
         return gpd.GeoDataFrame({key: [], "osm_type": [], "id": []}, geometry=[], crs=4326)
-    return gdf[_text(gdf, key).isin(values).to_numpy()]
+    return gdf[text_column(gdf, key).isin(values).to_numpy()]
 
 
 def _inside_any(geom: np.ndarray, areas: np.ndarray) -> np.ndarray:

@@ -42,10 +42,8 @@ is left as it was (schema and tables included).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import warnings
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -54,15 +52,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from facplan._errors import InputError
 from facplan.io.vector import check_geometries, read_vector
+from facplan.scenario import (
+    MAX_IDENT_BYTES,
+    DsnSpec,
+    OutputPostgisSpec,
+    PostgisSpec,
+    parse_table_name,
+    strip_query,
+)
 
 if TYPE_CHECKING:
     import psycopg
-
-    from facplan.pipeline import Result
 
 __all__ = [
     "PostgisSpec",
@@ -83,9 +86,6 @@ POSTGIS_LAYERS = ("sites", "demand", "communities", "catchments")
 _KEY_COLUMNS = ("run_id", "scenario")
 _GEOM = "geom"
 
-#: PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes).
-_MAX_IDENT_BYTES = 63
-
 #: Column types of the known output columns; others are inferred from the values.
 _KNOWN_TYPES = {
     "site_id": "text", "kind": "text", "tier": "text", "rank": "bigint",
@@ -99,174 +99,10 @@ _FLOAT_PREFIXES = ("dist_", "sfca_", "coverage_")
 _INSTALL_HINT = "PostGIS support needs psycopg: pip install 'facplan[postgis]'"
 
 
-# --------------------------------------------------------------------------- specs
-
-
-class _DsnSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    dsn: str | None = Field(
-        None,
-        description="Connection string, e.g. postgresql://user@host:5432/db (prefer "
-        "dsn_env to keep passwords out of the scenario).",
-    )
-    dsn_env: str | None = Field(
-        None, description="Name of an environment variable holding the connection string."
-    )
-
-    @field_validator("dsn", "dsn_env")
-    @classmethod
-    def _not_blank(cls, v: str | None) -> str | None:
-        if v is not None and not v:
-            raise ValueError("must not be empty")
-        return v
-
-    @model_validator(mode="after")
-    def _one_dsn(self) -> _DsnSpec:
-        if (self.dsn is None) == (self.dsn_env is None):
-            raise ValueError("give exactly one of 'dsn' or 'dsn_env'")
-        return self
-
-
-class PostgisSpec(_DsnSpec):
-    """A PostGIS table or read-only query as an input layer."""
-
-    table: str | None = Field(
-        None,
-        description="Table or view, 'schema.name' or 'name' (search_path); split on the "
-        "first dot outside double quotes; names are used as written (case kept).",
-    )
-    query: str | None = Field(
-        None,
-        description="One SELECT statement, run in a read-only transaction.",
-    )
-    geometry: str | None = Field(
-        None,
-        description="Geometry column; found from geometry_columns when the table has one.",
-    )
-
-    @field_validator("table")
-    @classmethod
-    def _table(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_table_name(v)
-        return v
-
-    @field_validator("query")
-    @classmethod
-    def _query(cls, v: str | None) -> str | None:
-        if v is not None and not _strip_query(v):
-            raise ValueError("must not be empty")
-        return v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> PostgisSpec:
-        if (self.table is None) == (self.query is None):
-            raise ValueError("give exactly one of 'table' or 'query'")
-        return self
-
-    @property
-    def where(self) -> str:
-        """The name messages use as the "file": ``postgis:<table>`` or ``postgis:query``."""
-        return f"postgis:{self.table}" if self.table is not None else "postgis:query"
-
-
-with warnings.catch_warnings():
-    # the key is 'schema', which shadows pydantic's deprecated BaseModel.schema() method
-    warnings.filterwarnings("ignore", message=".*shadows an attribute.*", category=UserWarning)
-
-    class OutputPostgisSpec(_DsnSpec):
-        """Where the run is also written: a PostGIS database (``dsn`` or ``dsn_env``) and a
-        schema in it (tables ``runs``, ``sites``, ``demand``, ``communities``,
-        ``catchments``)."""
-
-        schema: str = Field(  # type: ignore[assignment]
-            "facplan", description="Schema to write into (created when missing)."
-        )
-
-        @field_validator("schema")
-        @classmethod
-        def _schema(cls, v: str) -> str:
-            if not v:
-                raise ValueError("must not be empty")
-            if len(v.encode()) > _MAX_IDENT_BYTES:
-                raise ValueError(f"is longer than {_MAX_IDENT_BYTES} bytes")
-            return v
-
-
 # --------------------------------------------------------------------------- helpers
 
 
-def parse_table_name(text: str) -> tuple[str | None, str]:
-    """Split ``schema.name`` on the first dot outside double quotes.
-
-    Parameters
-    ----------
-    text
-        ``name``, ``schema.name``, ``"My Schema"."we""ird"`` or ``public.we"ird``. A part
-        that starts with a double quote is read as an SQL quoted identifier (``""`` is one
-        quote); any other part is taken exactly as written. The table part after the first
-        dot may itself contain dots.
-
-    Returns
-    -------
-    tuple
-        ``(schema or None, name)``.
-
-    Raises
-    ------
-    ValueError
-        Empty parts, an unterminated quote or text after a closing quote.
-    """
-    s = text.strip()
-    if not s:
-        raise ValueError("must not be empty")
-    first, i = _identifier(s, 0, whole=False)
-    if i == len(s):
-        return None, first
-    rest = s[i + 1:]
-    if not rest:
-        raise ValueError(f"no table name after the dot in {text!r}")
-    name, j = _identifier(rest, 0, whole=True)
-    if j != len(rest):
-        raise ValueError(f"unexpected text after the quoted table name in {text!r}")
-    return first, name
-
-
-def _identifier(s: str, i: int, *, whole: bool) -> tuple[str, int]:
-    if s[i] == '"':
-        out, k = [], i + 1
-        while True:
-            q = s.find('"', k)
-            if q < 0:
-                raise ValueError(f"unterminated double quote in {s!r}")
-            out.append(s[k:q])
-            if q + 1 < len(s) and s[q + 1] == '"':
-                out.append('"')
-                k = q + 2
-                continue
-            name, end = "".join(out), q + 1
-            break
-        if not whole and end < len(s) and s[end] != ".":
-            raise ValueError(f"expected a dot after the quoted name in {s!r}")
-    else:
-        end = len(s) if whole else (s.find(".", i) if "." in s[i:] else len(s))
-        name = s[i:end]
-    if not name:
-        raise ValueError(f"empty name in {s!r}")
-    if len(name.encode()) > _MAX_IDENT_BYTES:
-        raise ValueError(f"the name {name!r} is longer than {_MAX_IDENT_BYTES} bytes")
-    return name, end
-
-
-def _strip_query(q: str) -> str:
-    q = q.strip()
-    while q.endswith(";"):
-        q = q[:-1].rstrip()
-    return q
-
-
-def resolve_dsn(spec: _DsnSpec, *, where: str, key: str = "") -> str:
+def resolve_dsn(spec: DsnSpec, *, where: str, key: str = "") -> str:
     """The connection string of ``spec``: ``dsn``, or the value of ``dsn_env``.
 
     Raises
@@ -462,7 +298,7 @@ def _read_query(
 
     # sql.SQL only marks the user's text as the SQL it is; the guards are the prepared
     # (single-statement) execution, the SELECT wrapper and the read-only transaction.
-    inner = sql.SQL(_strip_query(spec.query or ""))  # type: ignore[arg-type]
+    inner = sql.SQL(strip_query(spec.query or ""))  # type: ignore[arg-type]
     query = sql.SQL("SELECT * FROM (\n{}\n) AS facplan_query").format(inner)
     cur = conn.execute(query, prepare=True)
     rows = cur.fetchall()
@@ -606,9 +442,11 @@ def source_name(src: Any) -> str:
 
 
 def write_postgis(
-    result: Result,
     spec: OutputPostgisSpec,
     *,
+    scenario: str,
+    summary_json: str,
+    layers: dict[str, gpd.GeoDataFrame],
     on_stage: Callable[[str], None] | None = None,
 ) -> None:
     """Write a run into PostGIS in one transaction.
@@ -622,10 +460,15 @@ def write_postgis(
 
     Parameters
     ----------
-    result
-        The run (:func:`facplan.run`).
     spec
         The scenario's ``output.postgis`` entry.
+    scenario
+        The scenario's name: the key of its rows.
+    summary_json
+        The run's ``summary.json`` text, stored in ``runs.summary``.
+    layers
+        Layer table name → frame in EPSG:4326 (which layers a run writes is decided by
+        :func:`facplan.outputs.writer.postgis_layers`).
     on_stage
         Called inside the open transaction with each stage's name (``schema``, ``runs``,
         each layer name, then ``commit`` just before committing). For progress, and for
@@ -640,9 +483,8 @@ def write_postgis(
     schema = spec.schema
     where = f"postgis:{schema}"
     dsn = resolve_dsn(spec, where=where, key="output.postgis")
-    layers = _output_layers(result)
-    summary = _clean_summary(result.summary)
-    name = str(result.scenario.name)
+    summary = summary_json
+    name = str(scenario)
     conn = _connect(dsn, where=where, field="output.postgis")
     import psycopg
 
@@ -660,25 +502,6 @@ def write_postgis(
             ) from None
     finally:
         conn.close()
-
-
-def _output_layers(result: Result) -> dict[str, gpd.GeoDataFrame]:
-    from facplan.outputs.writer import SITE_COLUMNS
-
-    out: dict[str, gpd.GeoDataFrame] = {
-        "sites": result.sites[[c for c in [*SITE_COLUMNS, "geometry"] if c in result.sites]],
-        "demand": result.demand,
-    }
-    if result.communities is not None:
-        out["communities"] = result.communities
-    out["catchments"] = result.catchments
-    return {k: (g.to_crs(4326) if g.crs is not None else g) for k, g in out.items()}
-
-
-def _clean_summary(summary: dict) -> str:
-    from facplan.outputs.geojson import clean_value
-
-    return json.dumps(clean_value(summary, 6), ensure_ascii=False, allow_nan=False)
 
 
 def _write_all(
@@ -730,10 +553,10 @@ def _write_layer(
                 "use themselves; rename it",
                 file=f"postgis:{schema}",
             )
-        if len(str(c).encode()) > _MAX_IDENT_BYTES:
+        if len(str(c).encode()) > MAX_IDENT_BYTES:
             raise InputError(
                 f"the {table} column name {c!r} is longer than PostgreSQL's "
-                f"{_MAX_IDENT_BYTES} bytes",
+                f"{MAX_IDENT_BYTES} bytes",
                 file=f"postgis:{schema}",
             )
     ident = sql.Identifier(schema, table)

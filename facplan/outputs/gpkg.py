@@ -9,7 +9,7 @@ import geopandas as gpd
 import pandas as pd
 
 if TYPE_CHECKING:
-    from facplan.pipeline import Result
+    from facplan.result import Result
 
 __all__ = ["write_gpkg", "GPKG_LAYERS"]
 

@@ -44,6 +44,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
+from facplan.keys import COVER_EPS_M
 from facplan.outputs.geojson import round_values
 
 __all__ = [
@@ -90,8 +91,6 @@ SVG_MAX_FEATURES = 5_000
 #: Above this many communities their name labels show only from :data:`LABEL_MIN_ZOOM` on.
 MAX_COMMUNITY_LABELS = 300
 LABEL_MIN_ZOOM = 14
-#: Floating-point tolerance of "covered" (DESIGN.md, *Distances*).
-COVER_EPS_M = 1e-6
 
 LEAFLET_VERSION_FALLBACK = "1.9.3"
 _CDN = "https://cdn.jsdelivr.net/npm/leaflet@{version}/dist/leaflet.{ext}"
@@ -615,7 +614,7 @@ var {core} = (function () {{
   C.colour = function (d, v) {{
     if (d === null || d === undefined) return C.unreachable;
     var b = C.views[v].b;
-    for (var i = 0; i < b.length; i++) {{ if (d <= b[i] + 1e-6) return C.pal[i]; }}
+    for (var i = 0; i < b.length; i++) {{ if (d <= b[i] + {eps}) return C.pal[i]; }}
     return C.pal[b.length];
   }};
   C.setView = function (v) {{
@@ -989,7 +988,8 @@ def build_map(
     }
     core = _Script(
         "facplan_core",
-        lambda el: _CORE_JS.format(core=el.get_name(), data=_js(core_data), map=m.get_name()),
+        lambda el: _CORE_JS.format(core=el.get_name(), data=_js(core_data), map=m.get_name(),
+                                   eps=repr(COVER_EPS_M).replace("e-0", "e-")),
     )
     m.add_child(core)
 

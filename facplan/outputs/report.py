@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from facplan.pipeline import Result
+    from facplan.result import Result
 
 __all__ = ["coverage_curves", "write_coverage_plot", "write_report"]
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facplan.io.atomic import atomic_output_dir
-from facplan.outputs.geojson import write_csv, write_geojson, write_json
+from facplan.keys import CANDIDATE_COLUMNS, SITE_COLUMNS
+from facplan.outputs.geojson import clean_value, write_csv, write_geojson, write_json
 
 if TYPE_CHECKING:
-    from facplan.pipeline import Result
+    import geopandas as gpd
 
-__all__ = ["write_result", "build_result_map"]
+    from facplan.result import Result
 
-SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id",
-                "phase"]
-CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
+__all__ = ["write_result", "build_result_map", "postgis_layers", "write_result_postgis"]
+
 # the geometry layers of a Result
 _LAYERS = ("demand", "sites", "candidates", "communities", "facilities", "catchments",
           "exclusions")
@@ -122,7 +123,30 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
             write_gpkg(tmp / "plan.gpkg", wgs)
             output = result.scenario.output
             if output is not None and output.postgis is not None:
-                from facplan.io.postgis import write_postgis
-
-                write_postgis(result, output.postgis)
+                write_result_postgis(result, output.postgis)
     return Path(out)
+
+
+def postgis_layers(result: Result) -> dict[str, gpd.GeoDataFrame]:
+    """The layer tables a run writes into PostGIS (EPSG:4326): ``sites``, ``demand``,
+    ``communities`` (when the run has communities) and ``catchments``."""
+    out: dict[str, gpd.GeoDataFrame] = {
+        "sites": result.sites[[c for c in [*SITE_COLUMNS, "geometry"] if c in result.sites]],
+        "demand": result.demand,
+    }
+    if result.communities is not None:
+        out["communities"] = result.communities
+    out["catchments"] = result.catchments
+    return {k: (g.to_crs(4326) if g.crs is not None else g) for k, g in out.items()}
+
+
+def write_result_postgis(
+    result: Result, spec: Any, *, on_stage: Callable[[str], None] | None = None
+) -> None:
+    """Write ``result`` into the PostGIS schema of ``spec`` (``output.postgis``) in one
+    transaction (:func:`facplan.io.postgis.write_postgis`)."""
+    from facplan.io.postgis import write_postgis
+
+    summary = json.dumps(clean_value(result.summary, 6), ensure_ascii=False, allow_nan=False)
+    write_postgis(spec, scenario=str(result.scenario.name), summary_json=summary,
+                  layers=postgis_layers(result), on_stage=on_stage)
