@@ -28,8 +28,10 @@ browser:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver fonts-wqy-microhei; \
 	fi
 
+## ruff, and the import contract of DESIGN's architecture rules (import-linter, pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check facplan tests benchmarks
+	$(BIN)/lint-imports
 
 ## Everything the tests need, then the whole suite (pytest's exit 5, no tests, fails).
 test: $(STAMP) browser postgres lint

@@ -55,6 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facplan.io import network as io_network
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
@@ -230,8 +232,8 @@ def worker_facplan_kernels(case: str, meta: dict, rec: Recorder, args) -> None:
     inp = read_case_inputs(OUT / case)
     crs = utm_of(inp["cell_lon"], inp["cell_lat"])
     cut = float(meta["threshold_m"])
-    graph = rec.step("read network", "facplan network.read_pbf",
-                     lambda: network.read_pbf(meta["pbf"], crs=crs))
+    graph = rec.step("read network", "facplan io.network.read_pbf",
+                     lambda: io_network.read_pbf(meta["pbf"], crs=crs))
     rec.last(note=f"{graph.n_nodes:,} nodes, {graph.n_edges:,} edges")
     n_c, n_s = len(inp["cell_lon"]), len(inp["cand_lon"])
     lon = np.concatenate([inp["cell_lon"], inp["cand_lon"], inp["park_lon"]])

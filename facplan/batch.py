@@ -29,8 +29,8 @@ installed and must see the scenario's input files and ``DIR`` at the same paths 
 file system).
 
 The walking network is read once per worker process and kept in memory
-(:func:`read_network_cached`), so the runs of a sweep, or scenarios sharing a network,
-do not parse the same PBF again on the same worker.
+(:func:`facplan.io.network.read_network`, the reader every run uses), so the runs of a
+sweep, or scenarios sharing a network, do not parse the same PBF again on the same worker.
 """
 
 from __future__ import annotations
@@ -42,11 +42,9 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 import traceback
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,7 +58,6 @@ from facplan._errors import InputError, caused_by_interrupt
 if TYPE_CHECKING:
     from distributed import Client
 
-    from facplan.network import Graph
     from facplan.scenario import Scenario
 
 __all__ = [
@@ -72,7 +69,6 @@ __all__ = [
     "load_runs",
     "run_task",
     "run_batch",
-    "read_network_cached",
     "write_sweep_outputs",
     "batch_command",
 ]
@@ -365,140 +361,6 @@ def load_runs(paths: Sequence[str | Path]) -> list[RunSpec]:
     return runs
 
 
-# --------------------------------------------------------------------------- network cache
-
-
-class _NetworkCache:
-    """Graphs read in this process, keyed by file, size, modification time and CRS."""
-
-    def __init__(self, max_graphs: int = 2) -> None:
-        self.max_graphs = max_graphs
-        self._graphs: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self.reads = 0
-        self.hits = 0
-
-    @staticmethod
-    def key(scenario: Scenario, crs: Any) -> tuple:
-        net = scenario.network
-        path = Path(net.path).resolve()
-        st = path.stat()
-        crs_text = crs.to_string() if hasattr(crs, "to_string") else str(crs)
-        extra = tuple(sorted(net.model_dump(exclude={"pbf", "graphml", "matrix"}).items()))
-        return (str(path), st.st_size, st.st_mtime_ns, crs_text, extra)
-
-    def get(self, scenario: Scenario, crs: Any, reader: Callable[..., Any]) -> Any:
-        key = self.key(scenario, crs)
-        with self._lock:
-            graph = self._graphs.get(key)
-            if graph is not None:
-                self._graphs.move_to_end(key)
-                self.hits += 1
-                self._local.last = "cached"
-                return graph
-        graph = reader(scenario, crs)
-        _freeze(graph)
-        with self._lock:
-            self.reads += 1
-            self._graphs[key] = graph
-            self._graphs.move_to_end(key)
-            while len(self._graphs) > self.max_graphs:
-                self._graphs.popitem(last=False)
-        self._local.last = "read"
-        return graph
-
-    def last(self, reset: bool = False) -> str | None:
-        """How the last network of this thread was obtained: 'read', 'cached' or None."""
-        value = getattr(self._local, "last", None)
-        if reset:
-            self._local.last = None
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._graphs.clear()
-
-
-_CACHE = _NetworkCache()
-
-
-def _freeze(graph: Any) -> None:
-    """Make a cached graph's arrays read-only, so no run can change another's network."""
-    import numpy as np
-
-    for value in getattr(graph, "__dict__", {}).values():
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False
-
-
-def _read_graph(scenario: Scenario, crs: Any) -> Graph:
-    from facplan import network
-
-    crs_text = crs.to_string() if hasattr(crs, "to_string") else str(crs)
-    net = scenario.network
-    if getattr(net, "pbf", None) is not None:
-        return network.read_pbf(net.pbf, crs=crs_text)
-    if getattr(net, "graphml", None) is not None:
-        return network.read_graphml(net.graphml, crs=crs_text)
-    raise InputError(
-        "this needs a walking network ('network.pbf' or 'network.graphml'), not a "
-        "precomputed matrix",
-        field="network",
-    )
-
-
-def read_network_cached(scenario: Scenario, crs: Any) -> Graph:
-    """The scenario's walking graph, read once per process and then reused.
-
-    Parameters
-    ----------
-    scenario
-        A scenario with ``network.pbf`` or ``network.graphml``.
-    crs
-        The projected CRS of the run (a :class:`pyproj.CRS` or string).
-
-    Returns
-    -------
-    Graph
-        The raw graph (arrays read-only). The cache keeps the two most recently used
-        graphs, keyed by the resolved file path, its size and modification time and the
-        CRS, so an edited file is read again.
-    """
-    return _CACHE.get(scenario, crs, _read_graph)
-
-
-def _install_network_cache() -> None:
-    """Route the pipeline's network reader through this process's cache (idempotent).
-
-    Called by each batch task running on a Dask worker, so it changes the worker
-    process only; results are unchanged (the same reader, called once per file, file
-    version and CRS).
-    """
-    from facplan import pipeline
-
-    original = getattr(pipeline, "_read_network", None)
-    if original is None or getattr(original, "_facplan_cached", False):
-        return
-
-    def cached(scenario: Any, crs: Any, *args: Any, use_cache: bool = True,
-               **kwargs: Any) -> Any:
-        if args or kwargs or not use_cache:
-            return original(scenario, crs, *args, use_cache=use_cache, **kwargs)
-        try:
-            _NetworkCache.key(scenario, crs)
-        except Exception:  # not a file we can key on: read as usual
-            return original(scenario, crs)
-        return _CACHE.get(scenario, crs, original)
-
-    cached._facplan_cached = True  # type: ignore[attr-defined]
-    cached.__wrapped__ = original  # type: ignore[attr-defined]
-    pipeline._read_network = cached
-
-
-# --------------------------------------------------------------------------- one task
-
-
 def _brief(summary: dict) -> dict:
     """The small part of ``summary.json`` that batch.json and sweep.csv show."""
     access = {}
@@ -561,6 +423,7 @@ def run_task(scenario: Scenario, out_dir: str, *, force: bool = False) -> dict:
         ``error`` (message), ``error_type`` and ``traceback`` (for errors other than
         :class:`~facplan.InputError`, whose message is enough).
     """
+    from facplan.io.network import last_network_source
     from facplan.pipeline import run
 
     t0 = time.perf_counter()
@@ -570,11 +433,9 @@ def run_task(scenario: Scenario, out_dir: str, *, force: bool = False) -> dict:
         "error": None, "error_type": None, "traceback": None,
     }
     try:
-        if record["worker"] is not None:  # only worker processes share the cache
-            _install_network_cache()
-        _CACHE.last(reset=True)
+        last_network_source(reset=True)
         result = run(scenario)
-        record["network"] = _CACHE.last()
+        record["network"] = last_network_source()
         result.write(out_dir, force=force)
         record["summary"] = _brief(result.summary)
         record["status"] = "ok"

@@ -1,9 +1,9 @@
 """The walking network as compact arrays, and attaching points (cells, sites) to it.
 
 A :class:`Graph` is an undirected graph in CSR form (``indptr``, ``indices``,
-``length_m``) with node coordinates in a projected CRS (metres). Readers build it from an
-OSM PBF (:func:`read_pbf`, the raw graph: every OSM node of a walkable way) or an osmnx
-GraphML file (:func:`read_graphml`).
+``length_m``) with node coordinates in a projected CRS (metres). The readers of
+:mod:`facplan.io.network` build it (:func:`graph_from_edges`) from an OSM PBF, an osmnx
+GraphML file or an online place.
 
 :func:`attach_points` implements DESIGN's pinned distance definition by augmenting the
 graph: every point gets its own leaf node joined by one straight connector edge to its
@@ -15,7 +15,6 @@ between two points is then the plain shortest path between their leaf nodes, whi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +26,8 @@ __all__ = [
     "Graph",
     "Attached",
     "graph_from_edges",
-    "read_pbf",
-    "read_graphml",
+    "projected_crs",
+    "project_lonlat",
     "components",
     "attach_points",
 ]
@@ -302,194 +301,12 @@ def _lookup(sorted_ids: np.ndarray, order: np.ndarray, ids: np.ndarray) -> np.nd
 # --------------------------------------------------------------------------- readers
 
 
-def _check_file(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("the network file does not exist", file=str(path))
-    return path
-
-
-def _with_file(err: InputError, path: Path) -> InputError:
-    return InputError(err.message, file=str(path), field=err.field, rows=err.rows)
-
-
 def project_lonlat(lon: np.ndarray, lat: np.ndarray, src: Any, crs: str):
     from pyproj import Transformer
 
     transformer = Transformer.from_crs(src, crs, always_xy=True)
     x, y = transformer.transform(np.asarray(lon, float), np.asarray(lat, float))
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-
-
-def read_pbf(path: str | Path, *, crs: str) -> Graph:
-    """Read the raw walking graph of an OSM PBF file.
-
-    The file is decoded by :func:`facplan.io.pbf.read_walk_ways` (compiled, no per-object
-    Python) with pyrosm's ``network_type="walking"`` filter: every OSM node of a walkable
-    way is a graph node and every edge is the straight segment between two consecutive
-    nodes of a way, with its great-circle length in metres (rounded to the millimetre) —
-    edge for edge the graph of ``pyrosm.OSM(path).get_network("walking", nodes=True)``.
-    Node lon/lat are projected to ``crs`` with pyproj.
-
-    Parameters
-    ----------
-    path
-        The ``.osm.pbf`` file.
-    crs
-        The projected CRS to put node coordinates in (metres).
-
-    Returns
-    -------
-    Graph
-
-    Raises
-    ------
-    InputError
-        The file is missing or unreadable, or holds no walkable way (the message names
-        the file).
-    """
-    from facplan.io.pbf import PbfError, read_walk_ways
-
-    crs = projected_crs(crs)
-    path = _check_file(path)
-    try:
-        ways = read_walk_ways(path)
-    except PbfError as exc:
-        raise InputError(f"cannot read the file as an OSM PBF: {exc}", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
-    if len(ways.u) == 0:
-        raise InputError("the file holds no walkable way (empty walking network)", file=str(path))
-    x, y = project_lonlat(ways.lon, ways.lat, "EPSG:4326", crs)
-    try:
-        graph = graph_from_edges(
-            ways.u, ways.v, ways.length_m, node_id=ways.node_id, x=x, y=y, crs=crs
-        )
-    except InputError as err:
-        raise _with_file(err, path) from None
-    if graph.n_edges == 0:
-        raise InputError("the file holds no walkable way (empty walking network)", file=str(path))
-    return graph
-
-
-def read_graphml(path: str | Path, *, crs: str) -> Graph:
-    """Read an osmnx GraphML file as an undirected walking graph.
-
-    The file is read with ``osmnx.load_graphml``. Node ``x``/``y`` are in the graph's
-    ``crs`` attribute (lon/lat when it is geographic, as osmnx writes unprojected graphs;
-    EPSG:4326 is assumed when the attribute is missing and the values fit lon/lat) and are
-    projected to ``crs``. Every edge needs a ``length`` attribute in metres.
-
-    Directed graphs become undirected (walking goes both ways); of parallel edges the
-    shortest is kept. An edge with a ``geometry`` (a simplified osmnx graph) is kept as a
-    straight u–v edge of its given ``length``: network distances between nodes stay
-    exact, but ``snap="edge"`` then projects points onto the straight chord, not onto the
-    curved street (use an unsimplified graph for exact edge snapping). Node ids that are
-    not integers are replaced by their position in the file.
-
-    Parameters
-    ----------
-    path
-        The ``.graphml`` file.
-    crs
-        The projected CRS to put node coordinates in (metres).
-
-    Returns
-    -------
-    Graph
-
-    Raises
-    ------
-    InputError
-        The file is missing, unreadable, empty, or lacks node coordinates or edge lengths.
-    """
-    crs = projected_crs(crs)
-    path = _check_file(path)
-    import osmnx
-
-    try:
-        try:
-            g = osmnx.load_graphml(path)
-            int_ids = True
-        except (ValueError, TypeError):
-            g = osmnx.load_graphml(path, node_dtypes={"osmid": str})
-            int_ids = False
-    except Exception as exc:
-        raise InputError(f"cannot read the file as GraphML: {exc}", file=str(path)) from exc
-    if g.number_of_nodes() == 0 or g.number_of_edges() == 0:
-        raise InputError("the GraphML graph has no nodes or no edges", file=str(path))
-
-    keys = list(g.nodes)
-    try:
-        nx_ = np.array([float(d["x"]) for _, d in g.nodes(data=True)])
-        ny_ = np.array([float(d["y"]) for _, d in g.nodes(data=True)])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(
-            "every node needs numeric 'x' and 'y' attributes", file=str(path), field="x/y"
-        ) from None
-    src_crs = g.graph.get("crs")
-    if src_crs is None:
-        if np.all(np.abs(nx_) <= 180) and np.all(np.abs(ny_) <= 90):
-            src_crs = "EPSG:4326"
-        else:
-            raise InputError(
-                "the graph has no 'crs' attribute and its x/y are not lon/lat",
-                file=str(path),
-                field="crs",
-            )
-    x, y = project_lonlat(nx_, ny_, src_crs, crs)
-    node_id = np.asarray(keys, dtype=np.int64) if int_ids else np.arange(len(keys))
-    position = {k: i for i, k in enumerate(keys)}
-
-    eu, ev, el, bad = [], [], [], []
-    for row, (a, b, d) in enumerate(g.edges(data=True)):
-        length = d.get("length")
-        try:
-            length = float(length)
-        except (TypeError, ValueError):
-            bad.append(row)
-            continue
-        eu.append(position[a])
-        ev.append(position[b])
-        el.append(length)
-    if bad:
-        raise InputError(
-            f"{len(bad)} edges have no numeric 'length' attribute (metres)",
-            file=str(path),
-            field="length",
-            rows=[b + 1 for b in bad],
-        )
-    ids = np.arange(len(keys), dtype=np.int64)
-    try:
-        tmp = graph_from_edges(
-            np.asarray(eu, dtype=np.int64),
-            np.asarray(ev, dtype=np.int64),
-            np.asarray(el, dtype=np.float64),
-            node_id=ids,
-            x=x,
-            y=y,
-            crs=crs,
-        )
-    except InputError as err:
-        raise _with_file(err, path) from None
-    if tmp.n_edges == 0:
-        raise InputError("the GraphML graph has only self loops", file=str(path))
-    # graph_from_edges ran on positions; put the original ids back
-    return Graph(
-        indptr=tmp.indptr,
-        indices=tmp.indices,
-        length_m=tmp.length_m,
-        x=tmp.x,
-        y=tmp.y,
-        node_id=node_id[tmp.node_id],
-        edge_u=tmp.edge_u,
-        edge_v=tmp.edge_v,
-        edge_length_m=tmp.edge_length_m,
-        crs=tmp.crs,
-    )
-
-
-# --------------------------------------------------------------------------- components
 
 
 def components(graph: Graph) -> tuple[np.ndarray, np.ndarray]:

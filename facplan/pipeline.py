@@ -23,6 +23,7 @@ from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import cell_points
 from facplan.inputs import Layers, load_layers
+from facplan.io.network import read_network
 from facplan.keys import layer_key
 from facplan.result import Result
 from facplan.routes import GraphRoutes, MatrixRoutes
@@ -47,37 +48,6 @@ class _Timer:
         t0 = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
-
-
-def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> network.Graph:
-    """The walking graph, from the network cache when the same file was read before."""
-    from facplan.cache import cached_graph
-
-    crs_str = crs.to_string()
-    net = scenario.network
-    if net.online:
-        from facplan.io import online
-
-        settings = scenario.online
-        if net.place is not None:
-            graph, _ = online.online_graph(
-                place=net.place, crs=crs_str, settings=settings, use_cache=use_cache
-            )
-        else:
-            area = online.read_area_polygon(net.polygon, key="network.polygon")
-            graph, _ = online.online_graph(
-                polygon=area, crs=crs_str, settings=settings, use_cache=use_cache,
-                source=f"network.polygon: {net.polygon}",
-            )
-        return graph
-    if scenario.network.pbf is not None:
-        path, kind = scenario.network.pbf, "pbf"
-        loader = lambda: network.read_pbf(path, crs=crs_str)  # noqa: E731
-    else:
-        path, kind = scenario.network.graphml, "graphml"
-        loader = lambda: network.read_graphml(path, crs=crs_str)  # noqa: E731
-    graph, _ = cached_graph(path, crs_str, kind, loader, use_cache=use_cache)
-    return graph
 
 
 @dataclass
@@ -134,7 +104,8 @@ def _routes(
     from facplan.memory import check_memory
 
     check_memory(scenario.network.path, n_c + n_f + n_s, key=f"network.{scenario.network.key}")
-    graph = _read_network(scenario, layers.crs, use_cache=use_cache)
+    graph = read_network(scenario.network, layers.crs, online=scenario.online,
+                         use_cache=use_cache)
     _, sizes = network.components(graph)
     if len(sizes) == 0 or sizes.max() < scenario.min_component_nodes:
         raise InputError(

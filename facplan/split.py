@@ -183,9 +183,9 @@ def _check_supported(scenario: Scenario) -> None:
 def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     """Read, attach and partition (runs once: on a worker, or in this process)."""
     from facplan import network
-    from facplan.batch import read_network_cached
     from facplan.cells import cell_points
     from facplan.inputs import load_layers
+    from facplan.io.network import read_network
     from facplan.siting import serving_tiers
     from facplan.standards import TIER_ORDER
 
@@ -198,7 +198,7 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     seconds["read inputs"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    graph = read_network_cached(scenario, crs)
+    graph = read_network(scenario.network, crs, online=scenario.online)
     seconds["read network"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from facplan._errors import InputError
 from facplan.io import read_candidates, read_communities, read_facilities, read_population
+from facplan.io.network import check_network
 from facplan.io.postgis import read_source
 from facplan.scenario import Scenario
 
@@ -47,7 +48,7 @@ def validate_inputs(scenario: Scenario) -> list[str]:
         except InputError as exc:
             problems.append(str(exc))
     try:
-        _check_network(scenario)
+        check_network(scenario.network, scenario.online)
     except InputError as exc:
         problems.append(str(exc))
     if not problems:
@@ -58,47 +59,3 @@ def validate_inputs(scenario: Scenario) -> list[str]:
         except InputError as exc:
             problems.append(str(exc))
     return problems
-
-
-def _check_network(scenario: Scenario) -> None:
-    """A quick look at the network input: a GraphML file is read in full (it is small
-    next to a PBF); a PBF must start with an OSM header block; a matrix must have its
-    fields."""
-    net = scenario.network
-    path = net.path
-    if net.online:
-        from facplan.io import online
-
-        settings = scenario.online
-        area = None
-        if net.polygon is not None:
-            area = online.read_area_polygon(net.polygon, key="network.polygon")
-        if settings.offline:  # validate never downloads; offline, the caches must answer
-            online.require_cached(place=net.place, polygon=area, settings=settings,
-                                  key=None if area is None else f"network.polygon: {path}")
-        return
-    if net.graphml is not None:
-        from facplan.network import read_graphml
-
-        read_graphml(path, crs="EPSG:3857")
-    elif net.pbf is not None:
-        with open(path, "rb") as f:
-            head = f.read(64)
-        if b"OSMHeader" not in head:
-            raise InputError(
-                "not an OpenStreetMap PBF file (no OSMHeader block at its start)",
-                file=str(path), field="network.pbf",
-            )
-    else:
-        import pandas as pd
-
-        from facplan.io.vector import require_fields
-
-        try:
-            head = pd.read_csv(path, nrows=5)
-        except Exception as exc:
-            raise InputError(f"cannot read the origin-destination table ({exc})",
-                             file=str(path)) from None
-        require_fields(head, {"network.origin_field": net.origin_field,
-                              "network.destination_field": net.destination_field,
-                              "network.cost_field": net.cost_field}, str(path))

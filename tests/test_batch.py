@@ -29,10 +29,10 @@ from facplan.batch import (
     batch_command,
     expand_sweep,
     load_runs,
-    read_network_cached,
     run_batch,
     run_task,
 )
+from facplan.io.network import last_network_source, read_network
 from facplan.scenario import scenario_from_dict
 from facplan.testing import grid_city, write_scenario
 
@@ -237,9 +237,14 @@ def test_network_cache_reads_once(city):
 
     folder, data = city
     scenario = scenario_from_dict(data, base_dir=folder)
-    g1 = read_network_cached(scenario, CRS.from_epsg(32635))
-    g2 = read_network_cached(scenario, CRS.from_epsg(32635))
+    g1 = read_network(scenario.network, CRS.from_epsg(32635))
+    assert last_network_source() == "read"
+    g2 = read_network(scenario.network, CRS.from_epsg(32635))
+    assert last_network_source() == "cached"
     assert g1 is g2 and not g1.x.flags.writeable
+    g3 = read_network(scenario.network, CRS.from_epsg(32635), use_cache=False)
+    assert g3 is not g1 and g3.x.flags.writeable
+    assert (g3.indices == g1.indices).all() and (g3.length_m == g1.length_m).all()
 
 
 def test_cli_exit_2_when_nothing_can_start(city, tmp_path):

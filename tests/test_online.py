@@ -187,9 +187,9 @@ def _fill_cache(settings: OnlineSpec, poa, *, place: str | None = PLACE, area=AR
 
 
 def _pbf_graph_in(poa, area) -> Graph:
-    """The PBF's walking graph (as facplan.network.read_pbf builds it) cut to the nodes
+    """The PBF's walking graph (as facplan.io.network.read_pbf builds it) cut to the nodes
     inside ``area``, as osmnx cuts its graph (a node is kept when it intersects)."""
-    from facplan.network import read_pbf
+    from facplan.io.network import read_pbf
 
     pbf, nodes, _, _ = poa
     full = read_pbf(pbf, crs=CRS)

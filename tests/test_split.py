@@ -14,6 +14,7 @@ import pytest
 import facplan
 from facplan import FacplanWarning
 from facplan.access import COVER_EPS_M
+from facplan.io import network as io_network
 from facplan.network import graph_from_edges
 from facplan.scenario import scenario_from_dict
 from facplan.split import halo_m, partition_cells, split_access
@@ -202,7 +203,7 @@ def test_split_porto_alegre_on_a_cluster_equals_single_run(porto_alegre, dask_cl
     from facplan import access, network
     from facplan.cells import cell_points
 
-    g = network.read_pbf(scenario.network.pbf, crs=result.summary["crs"])
+    g = io_network.read_pbf(scenario.network.pbf, crs=result.summary["crs"])
     cand = result.candidates
     pts = [cell_points(result.demand.geometry), cell_points(result.facilities.geometry),
            cell_points(cand.geometry)]

@@ -6,7 +6,7 @@ the ways inside a drawn area. Both go through osmnx's own code path
 (:func:`osmnx.graph_from_polygon` with ``network_type="walk"``, unsimplified, every
 component kept), so the graph is the raw graph DESIGN pins: every OSM node of a walkable
 way inside the area is a node, every edge the straight segment between two consecutive
-nodes of a way. Edge lengths are the great-circle lengths :func:`facplan.network.read_pbf`
+nodes of a way. Edge lengths are the great-circle lengths :func:`facplan.io.network.read_pbf`
 gives (haversine, mean earth radius 6,371,008.8 m, rounded to the millimetre), so a
 ``place:`` run and a ``pbf:`` run of the same ways in the same area give identical
 graphs; osmnx's own ``length`` (radius 6,371,009 m, not rounded) differs by under a
@@ -608,7 +608,7 @@ def graph_from_osmnx(g: nx.MultiDiGraph, *, crs: str, source: str = "network") -
     Nodes are ordered by OSM id; ``x``/``y`` (lon/lat) are projected to ``crs``. Every
     edge u–v becomes one undirected edge (the reverse and parallel copies collapse)
     whose length is the great-circle length of the segment, computed as
-    :func:`facplan.network.read_pbf` computes it (see the module docstring).
+    :func:`facplan.io.network.read_pbf` computes it (see the module docstring).
 
     Parameters
     ----------
