@@ -22,12 +22,13 @@ __all__ = [
 _interrupted = False
 
 
-def format_rows(rows: Sequence[object], *, limit: int = 5) -> str:
-    """Return ``"rows 3, 7, 9"`` or ``"rows 3, 7, 9, 11, 12 and 40 more"``."""
+def format_rows(rows: Sequence[object], *, limit: int = 5, word: str = "row") -> str:
+    """Return ``"rows 3, 7, 9"`` or ``"rows 3, 7, 9, 11, 12 and 40 more"`` (``word``
+    names what is listed: rows, or ids)."""
     rows = list(rows)
     shown = ", ".join(str(r) for r in rows[:limit])
     more = len(rows) - limit
-    word = "row" if len(rows) == 1 else "rows"
+    word = word if len(rows) == 1 else f"{word}s"
     return f"{word} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
@@ -59,7 +60,11 @@ class InputError(ValueError):
     field
         The scenario key or data field at fault.
     rows
-        Offending row numbers (0-based positions in the file) or ids.
+        Offending rows as 1-based row numbers of the file (the first feature is row 1),
+        as a spreadsheet or QGIS's attribute table counts them.
+    ids
+        Offending features by id, where ids say more than rows (duplicates across
+        files, community totals keyed by id).
     """
 
     def __init__(
@@ -68,11 +73,13 @@ class InputError(ValueError):
         *,
         file: str | None = None,
         field: str | None = None,
-        rows: Sequence[object] | None = None,
+        rows: Sequence[int] | None = None,
+        ids: Sequence[object] | None = None,
     ) -> None:
         self.file = file
         self.field = field
         self.rows = list(rows) if rows is not None else None
+        self.ids = list(ids) if ids is not None else None
         parts = []
         if file:
             parts.append(str(file))
@@ -80,9 +87,37 @@ class InputError(ValueError):
             parts.append(f"field '{field}'")
         if self.rows:
             parts.append(format_rows(self.rows))
+        if self.ids:
+            parts.append(format_rows([repr(str(i)) for i in self.ids], word="id"))
         prefix = ": ".join([", ".join(parts)]) if parts else ""
         self.message = message
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    @classmethod
+    def many(
+        cls, problems: Sequence[str], *, file: str | None = None, what: str = ""
+    ) -> InputError:
+        """One error for several problems: the problem itself when there is one, else
+        ``"N problems:"`` and one ``"  - problem"`` line each.
+
+        Parameters
+        ----------
+        problems
+            The messages, each whole (naming its key, field and rows).
+        file
+            The file they all belong to, if one.
+        what
+            Words before the count, e.g. ``"no scenario could be loaded"`` gives
+            ``"no scenario could be loaded (3 problems):"``.
+        """
+        problems = list(problems)
+        if not problems:
+            raise ValueError("InputError.many needs at least one problem")
+        if len(problems) == 1 and not what:
+            return cls(problems[0], file=file)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        head = f"{what} ({count}):" if what else f"{count}:"
+        return cls(head + "\n  - " + "\n  - ".join(problems), file=file)
 
 
 class FacplanWarning(UserWarning):

@@ -257,10 +257,7 @@ def _check_names(runs: list[RunSpec]) -> None:
         else:
             seen[key] = r
     if problems:
-        raise InputError(
-            problems[0] if len(problems) == 1
-            else f"{len(problems)} problems:\n  - " + "\n  - ".join(problems)
-        )
+        raise InputError.many(problems)
 
 
 def run_batch(
@@ -332,11 +329,8 @@ def run_batch(
     todo = [r for r in runs if r.scenario is not None]
     if not todo:
         msgs = [r.error or "" for r in runs]
-        raise InputError(
-            msgs[0] if len(msgs) == 1
-            else f"no scenario could be loaded ({len(msgs)} problems):\n  - "
-            + "\n  - ".join(msgs)
-        )
+        raise (InputError(msgs[0]) if len(msgs) == 1
+               else InputError.many(msgs, what="no scenario could be loaded"))
     _check_names(runs)
     records = [_record(r) for r in runs]
     n_workers = n_workers or _cpu_count()

@@ -27,6 +27,7 @@ from facplan.io import (
     to_projected,
 )
 from facplan.io.postgis import read_source, source_name
+from facplan.io.vector import require_unique_ids
 from facplan.scenario import Scenario
 
 __all__ = ["Layers", "load_layers"]
@@ -266,17 +267,10 @@ def _facilities(
             {"facility_id": [], "kind": [], "tier": [], "area_m2": []}, geometry=[], crs=crs
         )
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
-    dup = out["facility_id"].duplicated(keep=False)
-    if dup.any():
-        first = out.loc[dup, "facility_id"].iloc[0]
-        where = out[out["facility_id"] == first]
-        places = " and ".join(f"{Path(s).name} row {r}" for s, r in zip(where["_src"], where["_row"], strict=True))
-        raise InputError(
-            f"duplicate ids: {int(dup.sum())} facilities share "
-            f"{out.loc[dup, 'facility_id'].nunique()} ids across facility sources; first: {first!r} in {places}. Give each facility a "
-            "unique id",
-            file=", ".join(sorted(set(out.loc[dup, "_src"]))), field="facility_id",
-        )
+    require_unique_ids(
+        out["facility_id"].to_numpy(), what="facilities", field="facility_id",
+        places=[f"{Path(s).name} row {r}" for s, r in zip(out["_src"], out["_row"], strict=True)],
+    )
     return to_projected(out.drop(columns=["_src", "_row"]), crs)
 
 
@@ -350,14 +344,12 @@ def _candidates(
 
             cand = osm_candidates(pbf(spec.osm_file or scenario.osm_file), crs=crs).to_crs(4326)
             cand["capacity"] = np.nan
-        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]])
+        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]]
+                     .assign(_entry=f"candidates.{i}"))
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
-    dup = out["site_id"].duplicated(keep=False)
-    if dup.any():
-        raise InputError(
-            f"duplicate candidate ids (first: {out.loc[dup, 'site_id'].iloc[0]!r})",
-            field="candidates", rows=out.loc[dup, "site_id"].tolist(),
-        )
+    require_unique_ids(out["site_id"].to_numpy(), what="candidates", field="site_id",
+                       places=out["_entry"].to_numpy())
+    out = out.drop(columns="_entry")
     if len(out) == 0:
         raise InputError("no candidate site found in any candidate source", field="candidates")
     out = to_projected(out, crs)

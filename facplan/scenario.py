@@ -675,11 +675,7 @@ def _format_validation(
             msg = f"key '{key}': {text}{shown}" if key else text
         lines.append(msg)
     lines.extend(extra or [])
-    if len(lines) == 1:
-        return InputError(lines[0], file=source)
-    return InputError(
-        f"{len(lines)} problems:\n  - " + "\n  - ".join(lines), file=source
-    )
+    return InputError.many(lines, file=source)
 
 
 def scenario_from_dict(
@@ -711,11 +707,7 @@ def scenario_from_dict(
     _check_osm_sources(scenario, standards, problems)
     _check_optimize(scenario, standards, problems)
     if problems:
-        if len(problems) == 1:
-            raise InputError(problems[0], file=source)
-        raise InputError(
-            f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), file=source
-        )
+        raise InputError.many(problems, file=source)
     return scenario
 
 

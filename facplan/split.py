@@ -173,11 +173,7 @@ def _check_supported(scenario: Scenario) -> None:
         for i, o in enumerate(scenario.optimize) if o.model == "pmedian"
     ]
     if problems:
-        raise InputError(
-            problems[0] if len(problems) == 1
-            else f"{len(problems)} problems:\n  - " + "\n  - ".join(problems),
-            file=str(scenario._source_file or scenario.name),
-        )
+        raise InputError.many(problems, file=str(scenario._source_file or scenario.name))
 
 
 def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:

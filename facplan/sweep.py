@@ -192,11 +192,7 @@ def _expand(data: dict[str, Any], source: str) -> list[tuple[str, dict, dict]]:
         if b.startswith(a + "."):
             problems.append(f"key 'sweep.{b}': lies inside another swept key 'sweep.{a}'")
     if problems:
-        if len(problems) == 1:
-            raise InputError(problems[0], file=source)
-        raise InputError(
-            f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), file=source
-        )
+        raise InputError.many(problems, file=source)
     labels = _labels(paths)
     name = str(base.get("name", Path(source).stem))
     runs = []

@@ -228,18 +228,18 @@ def test_total_errors(buildings, municipalities):
     with pytest.raises(InputError, match="no total") as err:
         dasymetric_population(buildings, crs=UTM32N, community_totals=partial,
                               communities=municipalities)
-    assert err.value.rows == [ids[0]]
+    assert err.value.ids == [ids[0]]
     extra = pd.Series(100.0, index=[*ids, "osm-relation-1"])
     with pytest.raises(InputError, match="not in the boundaries") as err:
         dasymetric_population(buildings, crs=UTM32N, community_totals=extra,
                               communities=municipalities)
-    assert err.value.rows == ["osm-relation-1"]
+    assert err.value.ids == ["osm-relation-1"]
     bad = pd.Series(100.0, index=ids)
     bad.iloc[2] = np.nan
     with pytest.raises(InputError, match="non-negative") as err:
         dasymetric_population(buildings, crs=UTM32N, community_totals=bad,
                               communities=municipalities)
-    assert err.value.rows == [ids[2]]
+    assert err.value.ids == [ids[2]]
 
 
 def test_no_building_inside_communities(buildings):

@@ -99,7 +99,7 @@ def test_negative_pixel_names_cell(tmp_path, helsinki):
     path = _write(tmp_path / "neg.tif", bad, x0=x0, y0=y0)
     with pytest.raises(InputError, match="negative") as err:
         read_population_raster(path)
-    assert err.value.rows == ["r3c4"]
+    assert err.value.ids == ["r3c4"]
     assert "r3c4" in str(err.value) and "-7" in str(err.value)
 
 
@@ -107,11 +107,11 @@ def test_nan_and_inf_when_not_nodata(tmp_path):
     data = np.array([[1.0, np.nan], [np.inf, 2.0]])
     with pytest.raises(InputError, match="NaN") as err:
         read_population_raster(_write(tmp_path / "nan.tif", data, x0=0, y0=500))
-    assert err.value.rows == ["r0c1"]
+    assert err.value.ids == ["r0c1"]
     data = np.array([[1.0, 2.0], [np.inf, 2.0]])
     with pytest.raises(InputError, match="infinite") as err:
         read_population_raster(_write(tmp_path / "inf.tif", data, x0=0, y0=500))
-    assert err.value.rows == ["r1c0"]
+    assert err.value.ids == ["r1c0"]
 
 
 def test_nan_nodata_is_masked(tmp_path):

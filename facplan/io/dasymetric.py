@@ -37,7 +37,7 @@ from pyproj import CRS
 from facplan._errors import InputError
 from facplan.io.crs import require_projected
 from facplan.io.osm import parse_levels
-from facplan.io.vector import check_geometries, require_fields
+from facplan.io.vector import check_geometries, require_fields, require_unique_ids
 
 __all__ = [
     "dasymetric_population",
@@ -280,12 +280,8 @@ def _communities(communities: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
         raise InputError("the communities have no CRS", file=where)
     require_fields(communities, {"communities.id_field": "community_id"}, where)
     ids = communities["community_id"].astype(str)
-    dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(
-            f"duplicate community ids (first: {ids[dup].iloc[0]!r})",
-            file=where, field="community_id", rows=(np.flatnonzero(dup) + 1).tolist(),
-        )
+    require_unique_ids(ids.to_numpy(dtype=object), what="communities", field="community_id",
+                       file=where)
     comm = gpd.GeoDataFrame(
         {"community_id": ids.to_numpy(dtype=object)},
         geometry=communities.to_crs(crs).geometry.values,
@@ -316,24 +312,24 @@ def _check_totals(totals: pd.Series, ids: list[str]) -> pd.Series:
         raise InputError(
             f"{int(bad.sum())} community totals are not non-negative numbers (first: "
             f"{s[bad].iloc[0]!r})",
-            file=where, rows=s.index[bad].tolist(),
+            file=where, ids=s.index[bad].tolist(),
         )
     dup = s.index.duplicated(keep=False)
     if dup.any():
         raise InputError(
-            "a community has more than one total", file=where, rows=s.index[dup].unique().tolist()
+            "a community has more than one total", file=where, ids=s.index[dup].unique().tolist()
         )
     unknown = [i for i in s.index if i not in set(ids)]
     if unknown:
         raise InputError(
             f"totals for {len(unknown)} communities that are not in the boundaries",
-            file=where, rows=unknown,
+            file=where, ids=unknown,
         )
     missing = [i for i in ids if i not in set(s.index)]
     if missing:
         raise InputError(
             f"{len(missing)} communities have no total (give 0 to leave one empty)",
-            file=where, rows=missing,
+            file=where, ids=missing,
         )
     return values.astype(float)
 

@@ -13,6 +13,7 @@ from facplan.io.vector import (
     ids_from,
     numeric_field,
     require_fields,
+    require_unique_ids,
 )
 from facplan.scenario import CandidatesSpec, CommunitiesSpec, FacilitySource
 
@@ -122,7 +123,7 @@ def read_facilities(
         ``facility_id`` (str), ``kind``, ``tier``, ``area_m2`` (float m², NaN when not
         given), geometry (points or polygons) — in EPSG:4326 (callers project).
     """
-    parts = []
+    parts, places = [], []
     for i, src in enumerate(sources, start=first_index):
         gdf, where = read_source(src, key=f"facilities.{i}")
         require_fields(
@@ -156,12 +157,14 @@ def read_facilities(
                 crs=gdf.crs,
             ).to_crs(4326)
         )
+        places.extend(f"{where} row {r}" for r in range(1, len(gdf) + 1))
     if not parts:
         return gpd.GeoDataFrame(
             {c: [] for c in FACILITY_COLUMNS[:-1]}, geometry=[], crs=4326
         )
     out = pd.concat(parts, ignore_index=True)
-    _no_duplicates(out["facility_id"], "facilities", "facility_id")
+    require_unique_ids(out["facility_id"].to_numpy(), what="facilities", field="facility_id",
+                       places=places)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
 
 
@@ -208,10 +211,4 @@ def read_candidates(spec: CandidatesSpec, standards: dict) -> gpd.GeoDataFrame:
     ).to_crs(4326)
 
 
-def _no_duplicates(ids: pd.Series, what: str, field: str) -> None:
-    dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(
-            f"duplicate {field} across {what} files (first: {ids[dup].iloc[0]!r})",
-            field=field, rows=ids[dup].tolist(),
-        )
+

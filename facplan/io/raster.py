@@ -163,7 +163,7 @@ def read_population_raster(
                 hint = "; set NaN as the raster's nodata if these pixels have no data"
             raise InputError(
                 f"{n_bad[name]} pixels have {name} population{hint}",
-                file=where, field=f"band {band}", rows=bad[name],
+                file=where, field=f"band {band}", ids=bad[name],
             )
 
     rows = np.concatenate(rows_out) if rows_out else np.zeros(0, dtype=np.int64)

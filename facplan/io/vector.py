@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -43,10 +44,7 @@ def collect_problems(*checks):
             + (f" (field '{e.field}', {_rows(e.rows)})" if e.rows and len(files) == 1 else "")
             for e in errors
         ]
-        raise InputError(
-            f"{len(errors)} problems:\n  - " + "\n  - ".join(lines),
-            file=next(iter(files)) if len(files) == 1 else None,
-        )
+        raise InputError.many(lines, file=next(iter(files)) if len(files) == 1 else None)
     return results
 
 
@@ -184,15 +182,49 @@ def ids_from(df: pd.DataFrame, id_field: str | None, prefix: str, where: str) ->
             file=where, field=id_field, rows=(np.flatnonzero(missing) + 1).tolist(),
         )
     ids = np.array([_id_str(v) for v in col], dtype=object)
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = ids[dup][0]
-        raise InputError(
-            f"duplicate ids ({int(dup.sum())} features share {len(set(ids[dup]))} ids; "
-            f"first: {first!r})",
-            file=where, field=id_field, rows=(np.flatnonzero(dup) + 1).tolist(),
-        )
+    require_unique_ids(ids, what="features", field=id_field, file=where)
     return ids
+
+
+def require_unique_ids(
+    ids: Sequence[object], *, what: str, field: str, file: str | None = None,
+    places: Sequence[str] | None = None,
+) -> None:
+    """The one duplicate-id check: every id must be unique (DESIGN, *Semantics*).
+
+    Parameters
+    ----------
+    ids
+        The ids, one per feature.
+    what
+        What the features are, for the message ("facilities", "candidates").
+    field
+        The id field or key named in the message.
+    file
+        The file they come from (one source: the error names 1-based rows).
+    places
+        Where each feature comes from (``"parks.geojson row 3"``) when they come from
+        several sources; the message then names the places of the first repeated id.
+
+    Raises
+    ------
+    InputError
+        Some id appears more than once.
+    """
+    ids = np.asarray(ids, dtype=object)
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    first = ids[dup][0]
+    where = ""
+    if places is not None:
+        where = " in " + " and ".join(np.asarray(places, dtype=object)[ids == first])
+    raise InputError(
+        f"duplicate ids: {int(dup.sum())} {what} share {len(set(ids[dup]))} ids "
+        f"(first: {first!r}{where}); give each one a unique id",
+        file=file, field=field,
+        rows=(np.flatnonzero(dup) + 1).tolist() if places is None else None,
+    )
 
 
 def _id_str(v: object) -> str:

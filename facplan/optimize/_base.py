@@ -157,7 +157,7 @@ def check_weights(values: Any, n: int, model: str, name: str = "weights") -> np.
             f"The '{name}' parameter of {model} must be finite and ≥ 0; "
             f"{len(bad)} entries are not (first: position {bad[0]}, value {arr[bad[0]]!r}).",
             field=name,
-            rows=bad.tolist(),
+            rows=(bad + 1).tolist(),
         )
     return arr
 
