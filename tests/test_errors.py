@@ -22,9 +22,9 @@ def test_many_problems_are_counted_and_listed() -> None:
 
 def test_rows_are_row_numbers_and_ids_are_ids() -> None:
     e = InputError("negative population", file="p.csv", field="pop", rows=[1, 3])
-    assert str(e) == "p.csv: field 'pop': rows 1, 3: negative population"
+    assert str(e) == "p.csv, field 'pop', rows 1, 3: negative population"
     e = InputError("no total", file="totals.csv", ids=["0101", "0102"])
-    assert str(e) == "totals.csv: ids '0101', '0102': no total"
+    assert str(e) == "totals.csv, ids '0101', '0102': no total"
     assert e.rows is None and e.ids == ["0101", "0102"]
 
 
