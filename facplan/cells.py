@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["clip_to_communities", "cell_points"]
+__all__ = ["clip_to_communities", "cell_points", "community_of"]
 
 
 def clip_to_communities(
@@ -53,10 +53,11 @@ def clip_to_communities(
 
     pts = cells[~is_poly]
     if len(pts):
-        joined = gpd.sjoin(pts, comm, how="left", predicate="intersects")
-        joined = joined.sort_values(["cell_id", "community_id"], na_position="last")
-        joined = joined[~joined.index.duplicated(keep="first")].drop(columns="index_right")
-        outside = joined["community_id"].isna().to_numpy()
+        pos = community_of(pts.geometry, comm)
+        outside = pos < 0
+        joined = pts.assign(
+            community_id=np.where(outside, None, comm["community_id"].to_numpy()[pos])
+        )
         dropped_cells += int(outside.sum())
         dropped_pop += float(joined.loc[outside, "population"].sum())
         out_parts.append(joined[~outside])
@@ -99,3 +100,42 @@ def cell_points(geom: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     ``representative_point()`` (inside the polygon, unlike a centroid of a concave one)."""
     pts = shapely.point_on_surface(geom.values)
     return shapely.get_x(pts), shapely.get_y(pts)
+
+
+def community_of(geom: gpd.GeoSeries | np.ndarray, communities: gpd.GeoDataFrame) -> np.ndarray:
+    """The one point-in-community rule: which community each geometry lies in.
+
+    A point, or a polygon's ``representative_point()`` (as :func:`cell_points`), lies in
+    a community when it is inside its polygon or on its boundary; on a border shared by
+    several communities it belongs to the one with the lowest ``community_id`` (the rule
+    :func:`clip_to_communities` uses for points). Every table and constraint that asks
+    "which community is this in" — sites, candidates for one centre per community,
+    existing centres — uses this function, so they cannot disagree.
+
+    Parameters
+    ----------
+    geom
+        Points or polygons, in the CRS of ``communities``.
+    communities
+        ``community_id`` and polygon geometry.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 position in ``communities`` of each geometry's community; −1 outside all.
+    """
+    values = geom.values if isinstance(geom, gpd.GeoSeries) else np.asarray(geom, dtype=object)
+    out = np.full(len(values), -1, dtype=np.int64)
+    if len(values) == 0 or len(communities) == 0:
+        return out
+    pts = shapely.point_on_surface(values)
+    tree = shapely.STRtree(communities.geometry.values)
+    i_pt, i_comm = tree.query(pts, predicate="intersects")
+    if len(i_pt) == 0:
+        return out
+    ids = communities["community_id"].to_numpy().astype(str)
+    order = np.lexsort((ids[i_comm], i_pt))
+    i_pt, i_comm = i_pt[order], i_comm[order]
+    first = np.r_[True, i_pt[1:] != i_pt[:-1]]
+    out[i_pt[first]] = i_comm[first]
+    return out

@@ -21,7 +21,7 @@ import shapely
 from facplan import access, network
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
-from facplan.cells import cell_points
+from facplan.cells import cell_points, community_of
 from facplan.inputs import Layers, load_layers
 from facplan.io.network import read_network
 from facplan.keys import layer_key
@@ -379,11 +379,17 @@ def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any
 
 
 def _community_of(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.ndarray:
-    pts = gpd.GeoDataFrame(geometry=sites.geometry.representative_point(), crs=sites.crs)
-    j = gpd.sjoin(pts, communities[["community_id", "geometry"]], how="left", predicate="intersects")
-    j = j.sort_values("community_id")
-    j = j[~j.index.duplicated(keep="first")].sort_index()
-    return j["community_id"].to_numpy()
+    pos = community_of(sites.geometry, communities)
+    ids = communities["community_id"].to_numpy(dtype=object)
+    return np.where(pos >= 0, ids[pos], None)
+
+
+def _contains_any(communities: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> np.ndarray:
+    """Whether each community holds at least one of ``places`` (by :func:`community_of`)."""
+    has = np.zeros(len(communities), dtype=bool)
+    pos = community_of(places.geometry, communities)
+    has[pos[pos >= 0]] = True
+    return has
 
 
 def _communities_out(
@@ -402,20 +408,9 @@ def _communities_out(
         demand["community_id"].to_numpy(), demand["population"].to_numpy(), dist_cols, thr,
         communities,
     )
-    centres = facilities[facilities["kind"] == "neighbourhood_centre"]
-    has = np.zeros(len(communities), dtype=bool)
-    if len(centres):
-        pts = gpd.GeoDataFrame(geometry=centres.geometry.representative_point(), crs=centres.crs)
-        j = gpd.sjoin(communities[["community_id", "geometry"]], pts, how="inner", predicate="intersects")
-        has = communities["community_id"].isin(j["community_id"]).to_numpy()
+    has = _contains_any(communities, facilities[facilities["kind"] == "neighbourhood_centre"])
     table["has_centre"] = has
-    new_centre = np.zeros(len(communities), dtype=bool)
-    if len(sites):
-        nc = sites[sites["kind"] == "neighbourhood_centre"]
-        if len(nc):
-            pts = gpd.GeoDataFrame(geometry=nc.geometry.representative_point(), crs=nc.crs)
-            j = gpd.sjoin(communities[["community_id", "geometry"]], pts, how="inner", predicate="intersects")
-            new_centre = communities["community_id"].isin(j["community_id"]).to_numpy()
+    new_centre = _contains_any(communities, sites[sites["kind"] == "neighbourhood_centre"])
     no_candidate = {c for o in opt_summary for c in o.get("gaps", [])}
     for col in [c for c in demand.columns if c.startswith("sfca_")]:
         df = pd.DataFrame({"c": demand["community_id"].to_numpy(),

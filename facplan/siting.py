@@ -20,6 +20,7 @@ import pandas as pd
 
 from facplan import access
 from facplan._errors import InputError
+from facplan.cells import community_of
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import OptimizeSpec, Scenario
 from facplan.standards import TIER_ORDER, Standard
@@ -118,14 +119,7 @@ def _community_index(inp: SitingInput, rows: np.ndarray) -> tuple[np.ndarray, np
     """Community position of each candidate in ``rows`` (−1 outside every community) and
     of communities that already have an existing facility of the entry's kind."""
     comm = inp.communities
-    pts = gpd.GeoDataFrame(
-        geometry=inp.candidates.geometry.iloc[rows].representative_point().to_numpy(),
-        crs=inp.candidates.crs,
-    )
-    j = gpd.sjoin(pts, comm[["geometry"]].reset_index(drop=True), how="left",
-                  predicate="intersects")
-    j = j[~j.index.duplicated(keep="first")].sort_index()
-    idx = j["index_right"].fillna(-1).to_numpy(dtype=int)
+    idx = community_of(inp.candidates.geometry.iloc[rows], comm)
     return idx, np.arange(len(comm))
 
 
@@ -481,14 +475,9 @@ def plan_sites(inp: SitingInput) -> SitingResult:
 def _has_facility(inp: SitingInput, kind: str) -> np.ndarray:
     """Whether each community already has an existing facility of ``kind`` inside it."""
     comm = inp.communities
-    fac = inp.facilities[inp.facilities["kind"] == kind]
     has = np.zeros(len(comm), dtype=bool)
-    if len(fac):
-        pts = gpd.GeoDataFrame(geometry=fac.geometry.representative_point().to_numpy(),
-                               crs=fac.crs)
-        j = gpd.sjoin(comm[["geometry"]].reset_index(drop=True), pts, how="inner",
-                      predicate="intersects")
-        has[np.unique(j.index.to_numpy())] = True
+    pos = community_of(inp.facilities.geometry[inp.facilities["kind"] == kind], comm)
+    has[pos[pos >= 0]] = True
     return has
 
 
