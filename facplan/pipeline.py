@@ -24,7 +24,7 @@ from facplan.cache import file_sha256
 from facplan.cells import cell_points, community_of
 from facplan.inputs import Layers, load_layers
 from facplan.io.network import read_network
-from facplan.keys import layer_key
+from facplan.keys import SITE_COLUMNS, layer_key
 from facplan.result import Result
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
@@ -363,19 +363,17 @@ def run(
 
 
 def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
-    cols = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id",
-            "phase"]
+    cols = list(SITE_COLUMNS)
     if not rows or candidates is None:
-        return gpd.GeoDataFrame({c: [] for c in [*cols, "optimize", "_row"]}, geometry=[],
-                                crs=crs)
-    df = pd.DataFrame(rows)
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
+    # entry by entry, each in rank order (the order of sites.geojson and the report)
+    df = pd.DataFrame(rows).sort_values(["optimize", "rank"], kind="stable")
     geom = candidates.geometry.to_numpy()[df["_row"].to_numpy()]
     df["community_id"] = None
     if "phase" not in df:
         df["phase"] = None
     df["phase"] = df["phase"].astype(object).where(df["phase"].notna(), None)
-    out = gpd.GeoDataFrame(df[cols + ["optimize", "_row"]], geometry=geom, crs=crs)
-    return out
+    return gpd.GeoDataFrame(df[cols].reset_index(drop=True), geometry=geom, crs=crs)
 
 
 def _community_of(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.ndarray:

@@ -16,9 +16,11 @@ from facplan.outputs.report import _COLOURS, _nice_ticks, coverage_curves, write
 
 def fake_result(entries: list[dict], gains: dict[int, list[float]], name: str = "test city"):
     """What the plot reads of a Result: the summary and the chosen sites."""
-    rows = [(i, rank + 1, g) for i, gs in gains.items() for rank, g in enumerate(gs)]
-    sites = pd.DataFrame(rows, columns=["optimize", "rank", "marginal_population"])
+    rows = [(f"e{i}s{rank}", rank + 1, g) for i, gs in gains.items() for rank, g in enumerate(gs)]
+    sites = pd.DataFrame(rows, columns=["site_id", "rank", "marginal_population"])
     sites["cost"] = 1.0
+    entries = [{**e, "selected": [f"e{i}s{r}" for r in range(len(gains.get(i, [])))]}
+               for i, e in enumerate(entries)]
     summary = {"scenario": name, "population_total": 12_345.0, "optimize": entries}
     return types.SimpleNamespace(summary=summary, sites=sites)
 

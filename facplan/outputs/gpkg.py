@@ -39,7 +39,7 @@ def write_gpkg(path: Path, result: Result) -> None:
         "communities": result.communities,
         "cells": result.demand,
         "facilities": result.facilities,
-        "sites": result.sites.drop(columns=["_row"], errors="ignore"),
+        "sites": result.sites,
         "candidates": result.candidates,
         "catchments": result.catchments,
     }

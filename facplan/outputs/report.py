@@ -30,8 +30,9 @@ def coverage_curves(result: Result) -> list[dict]:
     """
     curves = []
     sites = result.sites
-    for i, o in enumerate(result.summary["optimize"]):
-        rows = sites[sites["optimize"] == i].sort_values("rank") if len(sites) else sites
+    for o in result.summary["optimize"]:
+        rows = (sites[sites["site_id"].isin(o["selected"])].sort_values("rank") if len(sites)
+                else sites)
         gains = rows["marginal_population"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
         costs = rows["cost"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
         curves.append(
@@ -287,7 +288,7 @@ def write_report(path: Path, result: Result) -> None:
     if len(result.sites):
         lines += ["", "| rank | site | kind/tier | people gained | cost | community |",
                   "|---|---|---|---|---|---|"]
-        for _, r in result.sites.sort_values(["optimize", "rank"]).iterrows():
+        for _, r in result.sites.iterrows():  # entry by entry, in rank order
             lines.append(
                 f"| {r['rank']} | {r['site_id']} | {r['kind']}/{r['tier']} | "
                 f"{r['marginal_population']:,.0f} | {r['cost']:,.0f} | {r['community_id'] or ''} |"
