@@ -8,6 +8,7 @@ one line and exits with code 2.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "InputError",
@@ -137,11 +138,23 @@ def catch_sigint() -> None:
     compiler notifying its cache through ctypes, for one) is printed and dropped by the
     interpreter, so the run would go on as if nothing happened. The command installs this
     handler; :func:`check_interrupt` before an irreversible step (swapping an output
-    folder in) then stops the run all the same.
+    folder in) then stops the run all the same. The interpreter's report of the dropped
+    interrupt (a traceback on stderr) is silenced; other unraisable errors still print.
     """
     import signal
+    import sys
 
     signal.signal(signal.SIGINT, _on_sigint)
+    default_hook = sys.unraisablehook
+
+    def quiet_interrupts(unraisable: Any) -> None:
+        # the interpreter reports the dropped KeyboardInterrupt with a traceback; it is
+        # remembered above and stops the run at check_interrupt(), so say nothing here
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        default_hook(unraisable)
+
+    sys.unraisablehook = quiet_interrupts
 
 
 def check_interrupt() -> None:
