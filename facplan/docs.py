@@ -35,7 +35,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from facplan.scenario import Scenario
-from facplan.standards import DEFAULT_STANDARDS, DEFAULT_WALK_SPEED_M_S, TIER_ORDER
+from facplan.standards import DEFAULT_STANDARDS, DEFAULT_WALK_SPEED_M_S, tier_rank
 
 __all__ = [
     "KeyDoc",
@@ -179,7 +179,7 @@ DESCRIPTIONS: dict[str, str] = {
 def _kinds_text() -> str:
     parts = []
     for kind, tiers in DEFAULT_STANDARDS.items():
-        order = sorted(tiers, key=lambda t: TIER_ORDER.get(t, 9))
+        order = sorted(tiers, key=tier_rank)
         parts.append(f"`{kind}` (tiers: " + ", ".join(f"`{t}`" for t in order) + ")")
     return "; ".join(parts)
 
@@ -843,7 +843,7 @@ def render_standards_table() -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for kind, tiers in DEFAULT_STANDARDS.items():
-        for tier in sorted(tiers, key=lambda t: TIER_ORDER.get(t, 9)):
+        for tier in sorted(tiers, key=tier_rank):
             s = tiers[tier]
             cap = "—" if s.capacity is None else f"{s.capacity:,.0f}"
             lines.append(

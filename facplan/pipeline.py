@@ -29,9 +29,9 @@ from facplan.result import Result
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
 from facplan.siting import NOT_IN_ENTRY, SitingInput, SitingResult, plan_sites, serving_tiers
-from facplan.standards import TIER_ORDER, Standard
+from facplan.standards import Standard, kind_tier_order
 
-__all__ = ["Result", "run", "layer_key"]
+__all__ = ["Result", "run", "measured_kind_tiers"]
 
 Progress = Callable[[str], None]
 
@@ -158,11 +158,15 @@ def _routes(
     )
 
 
-def _kind_tiers(scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dict) -> list:
+def measured_kind_tiers(
+    scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dict
+) -> list[tuple[str, str]]:
+    """The kind/tier pairs a run measures: those of the existing facilities and of the
+    optimize entries that have a standard, by kind then tier (:func:`kind_tier_order`)."""
     pairs = set(zip(facilities["kind"], facilities["tier"], strict=True))
     pairs |= {(o.kind, o.tier) for o in scenario.optimize}
     pairs = {(k, t) for k, t in pairs if k in standards and t in standards[k]}
-    return sorted(pairs, key=lambda kt: (kt[0], TIER_ORDER.get(kt[1], 9), kt[1]))
+    return sorted(pairs, key=kind_tier_order)
 
 
 def _group_access(
@@ -231,7 +235,7 @@ def run(
     demand_w = access.demand_weights(cells, scenario.weights)
     thresholds: dict[str, float] = {}
     access_summary: dict[str, dict] = {}
-    kind_tiers = _kind_tiers(scenario, facilities, standards)
+    kind_tiers = measured_kind_tiers(scenario, facilities, standards)
     before: dict[tuple[str, str], np.ndarray] = {}
     with timer.stage("access"):
         for kind, tier in kind_tiers:

@@ -23,7 +23,7 @@ from facplan._errors import InputError
 from facplan.cells import community_of
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import OptimizeSpec, Scenario
-from facplan.standards import TIER_ORDER, Standard
+from facplan.standards import Standard, tier_rank
 
 __all__ = ["SitingInput", "SitingResult", "plan_sites", "serving_tiers"]
 
@@ -36,7 +36,7 @@ def serving_tiers(kind: str, tier: str, standards: dict) -> list[str]:
     stand in for a lower one)."""
     out = [tier]
     for t, std in standards[kind].items():
-        if t != tier and std.nested and TIER_ORDER.get(t, 9) < TIER_ORDER.get(tier, 9):
+        if t != tier and std.nested and tier_rank(t) < tier_rank(tier):
             out.append(t)
     return out
 
@@ -374,7 +374,7 @@ class _Planner:
         from facplan.optimize import MultiTierMCLP
 
         inp = self.inp
-        entries = sorted(entries, key=lambda e: (TIER_ORDER.get(e.spec.tier, 9), e.i))
+        entries = sorted(entries, key=lambda e: (tier_rank(e.spec.tier), e.i))
         rows = np.unique(np.concatenate([e.rows for e in entries]))
         covs, elig, cbs = [], [], []
         for e in entries:

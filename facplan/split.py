@@ -182,8 +182,8 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     from facplan.cells import cell_points
     from facplan.inputs import load_layers
     from facplan.io.network import read_network
+    from facplan.pipeline import measured_kind_tiers
     from facplan.siting import serving_tiers
-    from facplan.standards import TIER_ORDER
 
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -220,12 +220,7 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
         )
 
     # kind/tiers as the pipeline measures them; facilities serving each
-    pairs = set(zip(facilities["kind"], facilities["tier"], strict=True))
-    pairs |= {(o.kind, o.tier) for o in scenario.optimize}
-    kind_tiers = sorted(
-        ((k, t) for k, t in pairs if k in standards and t in standards[k]),
-        key=lambda kt: (kt[0], TIER_ORDER.get(kt[1], 9), kt[1]),
-    )
+    kind_tiers = measured_kind_tiers(scenario, facilities, standards)
     thresholds = {kt: float(standards[kt[0]][kt[1]].walk_m) for kt in kind_tiers}
     fk = facilities["kind"].to_numpy()
     ft = facilities["tier"].to_numpy()

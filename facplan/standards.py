@@ -15,6 +15,8 @@ __all__ = [
     "DEFAULT_STANDARDS",
     "TIERS",
     "TIER_ORDER",
+    "tier_rank",
+    "kind_tier_order",
     "DEFAULT_WALK_SPEED_M_S",
     "SPORTS_AREA_TARGET_M2_PER_PERSON",
     "resolve_standards",
@@ -27,6 +29,18 @@ SPORTS_AREA_TARGET_M2_PER_PERSON = 2.6
 #: The three tiers of sports parks, largest first; kinds without tiers use ``all``.
 TIERS = ("district", "community", "compound")
 TIER_ORDER = {"district": 0, "community": 1, "compound": 2, "all": 0}
+
+
+def tier_rank(tier: str) -> int:
+    """Where a tier sorts: district, community, compound (``all`` with district), then
+    any tier a scenario names itself."""
+    return TIER_ORDER.get(tier, len(TIERS))
+
+
+def kind_tier_order(kind_tier: tuple[str, str]) -> tuple[str, int, str]:
+    """Sort key of a ``(kind, tier)`` pair: by kind, then by :func:`tier_rank`."""
+    kind, tier = kind_tier
+    return kind, tier_rank(tier), tier
 
 
 @dataclass(frozen=True)
