@@ -30,7 +30,10 @@ from facplan.io.postgis import read_source, source_name
 from facplan.io.vector import require_unique_ids
 from facplan.scenario import Scenario
 
-__all__ = ["Layers", "load_layers"]
+__all__ = ["Layers", "load_layers", "RESIDENTIAL_LAND"]
+
+#: The OSM land use inside which an untyped building (building=yes) counts as a home.
+RESIDENTIAL_LAND = {"landuse": ["residential"]}
 
 
 @dataclass
@@ -52,6 +55,10 @@ class Layers:
         None).
     exclusions
         ``name``, polygon geometry (or None).
+    population_estimate
+        For a dasymetric population: how it was estimated (which buildings count as
+        homes, floor area, people, persons per km² of the populated grid squares), for
+        ``summary.json`` and the report; None for given population.
     """
 
     crs: CRS
@@ -61,6 +68,7 @@ class Layers:
     candidates: gpd.GeoDataFrame | None
     exclusions: gpd.GeoDataFrame | None
     warnings: list[str] = field(default_factory=list)
+    population_estimate: dict | None = None
 
 
 class _Pbf:
@@ -111,18 +119,28 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     spec = scenario.population
     raw_pop = None
     buildings = None
+    residential_land = None
+    estimate: dict | None = None
     if spec.dasymetric is not None:
         d = spec.dasymetric
         if (d.buildings == "osm" and d.osm_file is None and default_pbf is None
                 and scenario.network.online):
-            from facplan.io.online import read_online_buildings
+            from facplan.io.online import read_online_buildings, read_online_features
 
             buildings = read_online_buildings(area=_online_area(scenario),
                                               settings=scenario.online)
+            if d.total is None and d.community_field is None:  # only then it matters
+                residential_land = read_online_features(
+                    RESIDENTIAL_LAND, area=_online_area(scenario), source="population",
+                    settings=scenario.online, key="population.dasymetric",
+                )
         elif d.buildings == "osm":
-            from facplan.io.osm import read_osm_buildings
+            from facplan.io.osm import read_osm_buildings, read_osm_features
 
             buildings = read_osm_buildings(pbf(d.osm_file or default_pbf))
+            if d.total is None and d.community_field is None:  # only then it matters
+                residential_land = read_osm_features(pbf(d.osm_file or default_pbf),
+                                                     RESIDENTIAL_LAND, source="population")
         else:
             buildings = read_vector(d.buildings, key="population.dasymetric.buildings")
         sample = raw_comm if raw_comm is not None else buildings
@@ -165,7 +183,22 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             buildings, crs=crs, total=d.total, community_totals=totals,
             communities=communities, grid_m=d.grid_m,
             floor_area_per_person_m2=d.floor_area_per_person_m2, default_levels=d.default_levels,
+            residential_land=residential_land,
         )
+        area_km2 = float(pop.geometry.area.sum()) / 1e6
+        people = float(pop["population"].sum())
+        estimate = {
+            "method": "dasymetric (residential floor area)",
+            "homes": pop.attrs["homes_rule"],
+            "buildings": int(pop.attrs["buildings"]),
+            "floor_area_m2": round(float(pop.attrs["floor_area_m2"]), 1),
+            "floor_area_per_person_m2": (None if d.total is not None or totals is not None
+                                         else d.floor_area_per_person_m2),
+            "default_levels": d.default_levels,
+            "people": round(people, 1),
+            "populated_area_km2": round(area_km2, 4),
+            "persons_per_km2": round(people / area_km2, 1) if area_km2 > 0 else None,
+        }
         empty = pop.attrs.get("empty_communities") or []
         if empty:
             warn.append(
@@ -209,7 +242,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             parts.append(gpd.GeoDataFrame({"name": names}, geometry=g.geometry.values,
                                           crs=g.crs).to_crs(crs))
         exclusions = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
-    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn)
+    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn,
+                  population_estimate=estimate)
 
 
 def _online_area(scenario: Scenario) -> Any:

@@ -346,6 +346,7 @@ def run(
         "scenario": scenario.name,
         "crs": f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_string(),
         "population_total": float(pop.sum()),
+        "population_estimate": layers.population_estimate,
         "cells": int(len(cells)),
         "access": access_summary,
         "optimize": siting.summary,

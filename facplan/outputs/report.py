@@ -249,6 +249,24 @@ def _pct(x: float | None) -> str:
     return "—" if x is None or x != x else f"{x:.1%}"
 
 
+def _estimate_lines(est: dict | None) -> list[str]:
+    """What an estimated population assumes, in words (nothing for given population)."""
+    if not est:
+        return []
+    out = ["", "## Population estimate", "",
+           "**The population is an estimate, not a count**: " + est["method"] + ".", "",
+           f"- homes: {est['homes']}",
+           f"- {est['buildings']:,} buildings, {est['floor_area_m2']:,.0f} m² of floor area "
+           f"(storeys {est['default_levels']:g} where building:levels is missing)"]
+    if est.get("floor_area_per_person_m2"):
+        out.append(f"- {est['floor_area_per_person_m2']:g} m² of floor per person")
+    density = est.get("persons_per_km2")
+    out.append(f"- {est['people']:,.0f} people on {est['populated_area_km2']:,.2f} km² of "
+               "populated grid squares"
+               + (f": {density:,.0f} persons per km²" if density is not None else ""))
+    return out
+
+
 def write_report(path: Path, result: Result) -> None:
     """Write ``report.md``: inputs, coverage before/after, chosen sites, communities."""
     s = result.summary
@@ -265,6 +283,7 @@ def write_report(path: Path, result: Result) -> None:
     ]
     for key, f in s["inputs"].items():
         lines.append(f"| {key} | `{Path(f['path']).name}` | `{f['sha256'][:12]}` |")
+    lines += _estimate_lines(s.get("population_estimate"))
     lines += [
         "",
         "## Coverage",
