@@ -378,8 +378,12 @@ def _candidates(
 
             cand = osm_candidates(pbf(spec.osm_file or scenario.osm_file), crs=crs).to_crs(4326)
             cand["capacity"] = np.nan
-        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]]
-                     .assign(_entry=f"candidates.{i}"))
+        cand = cand.assign(
+            name=cand["name"].astype(object).fillna("") if "name" in cand else "",
+            tag=cand["source"].astype(object).fillna("") if "source" in cand else "",
+        )
+        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "name",
+                           "tag", "geometry"]].assign(_entry=f"candidates.{i}"))
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
     require_unique_ids(out["site_id"].to_numpy(), what="candidates", field="site_id",
                        places=out["_entry"].to_numpy())

@@ -23,13 +23,15 @@ __all__ = [
 #: distance ≤ threshold + 1e-6 m). Every comparison with a threshold uses it.
 COVER_EPS_M = 1e-6
 
-#: Columns of ``sites.geojson`` (and ``Result.sites``), in order.
+#: Columns of ``sites.geojson`` (and ``Result.sites``), in order. ``name`` and ``tag``
+#: say what the site is: for OSM candidates the OSM ``name`` and the tag that made it a
+#: candidate (``landuse=grass``, ``building=retail``); "" for candidates from files.
 SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost",
-                "community_id", "phase"]
+                "community_id", "phase", "name", "tag"]
 
-#: Columns of ``candidates.geojson``, in order.
+#: Columns of ``candidates.geojson``, in order (``name``, ``tag``: as for sites).
 CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain",
-                     "excluded"]
+                     "excluded", "name", "tag"]
 
 
 def layer_key(kind: str, tier: str) -> str:

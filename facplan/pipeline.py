@@ -373,7 +373,11 @@ def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
     # entry by entry, each in rank order (the order of sites.geojson and the report)
     df = pd.DataFrame(rows).sort_values(["optimize", "rank"], kind="stable")
-    geom = candidates.geometry.to_numpy()[df["_row"].to_numpy()]
+    rows_idx = df["_row"].to_numpy()
+    geom = candidates.geometry.to_numpy()[rows_idx]
+    for col in ("name", "tag"):
+        df[col] = (candidates[col].to_numpy(dtype=object)[rows_idx] if col in candidates
+                   else "")
     df["community_id"] = None
     if "phase" not in df:
         df["phase"] = None

@@ -205,8 +205,8 @@ def test_parse_levels():
 
 def test_candidates(osm):
     cand = osm_candidates(osm, crs=UTM32N)
-    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "source",
-                                  "geometry"]
+    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "name",
+                                  "source", "geometry"]
     assert cand["site_id"].is_unique
     assert set(cand["kind"]) == {"sports_park", "neighbourhood_centre"}
     assert (cand["tier"] == "").all()
@@ -225,6 +225,18 @@ def test_candidates(osm):
     footprint = nc.to_crs(UTM32N).geometry.area.to_numpy()
     assert (footprint >= LARGE_BUILDING_MIN_M2 - 1e-6).all()
     assert (nc["area_m2"].to_numpy() >= footprint - 1e-6).all()
+    # names are the OSM objects' own: compare with pyrosm's buildings, read apart
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = osm.get_buildings()
+    raw = raw[raw["osm_type"] == "way"]
+    names = dict(zip("osm-way-" + raw["id"].astype("int64").astype(str),
+                     raw["name"].astype(object).where(raw["name"].notna(), ""), strict=True))
+    ways = nc[nc["site_id"].str.startswith("osm-way-")]
+    assert (ways["name"] != "").sum() > 5
+    assert all(n == names[i] for i, n in zip(ways["site_id"], ways["name"], strict=True))
     bigger = osm_candidates(osm, crs=UTM32N, min_area_m2=5000)
     assert (bigger["area_m2"] >= 5000).all() and len(bigger) < len(cand)
     with pytest.raises(InputError, match="projected"):
@@ -255,8 +267,8 @@ def test_tag_candidates_hand_computed():
         geometry=geoms, crs=UTM32N,
     ).to_crs(4326)
     cand = tag_candidates(feats, kind="sports_park", tier="community", crs=UTM32N)
-    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "source",
-                                  "geometry"]
+    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "name",
+                                  "source", "geometry"]
     assert cand["site_id"].tolist() == ["osm-way-1", "osm-way-4"]
     assert cand["area_m2"].to_numpy() == pytest.approx([400.0, 900.0], rel=1e-6)
     assert cand["cost"].to_numpy() == pytest.approx(

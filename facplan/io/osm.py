@@ -81,7 +81,8 @@ RETROFIT_COST_PER_M2 = 3000.0
 _TYPE_ORDER = {"node": 0, "way": 1, "relation": 2}
 _BUILDING_COLUMNS = ["building", "building:levels"]
 _FEATURE_COLUMNS = ["osm_id", "name", "tag", "source", "geometry"]
-_CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "source", "geometry"]
+_CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "name", "source",
+                      "geometry"]
 
 
 # ------------------------------------------------------------------------ helpers
@@ -653,8 +654,9 @@ def osm_candidates(
     geopandas.GeoDataFrame
         ``site_id`` (``osm-<type>-<id>``, stable across runs so that ``force``/``forbid``
         lists keep working), ``kind``, ``tier`` ("" = any tier whose minimum area it
-        meets), ``cost``, ``area_m2``, ``source`` (the OSM tag that qualified it, e.g.
-        ``landuse=grass``), polygon geometry in EPSG:4326, ordered by type then OSM id.
+        meets), ``cost``, ``area_m2``, ``name`` (OSM ``name``, "" when untagged),
+        ``source`` (the OSM tag that qualified it, e.g. ``landuse=grass``), polygon
+        geometry in EPSG:4326, ordered by type then OSM id.
         Possibly empty.
 
     Raises
@@ -664,9 +666,9 @@ def osm_candidates(
     """
     require_projected(crs, "measuring candidate areas")  # before the slow read
     osm = open_pbf(pbf)
-    landuse = _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse"])
-    parking = _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking"])
-    buildings = _tagged(osm, CANDIDATE_TAGS["buildings"], _BUILDING_COLUMNS)
+    landuse = _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse", "name"])
+    parking = _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking", "name"])
+    buildings = _tagged(osm, CANDIDATE_TAGS["buildings"], [*_BUILDING_COLUMNS, "name"])
     return candidates_from_layers(
         landuse, parking, buildings, crs=crs, min_area_m2=min_area_m2,
         retrofit_default_levels=retrofit_default_levels,
@@ -728,6 +730,7 @@ def candidates_from_layers(
                     "tier": "",
                     "cost": area * NEW_BUILD_COST_PER_M2 + NEW_BUILD_FIXED_COST,
                     "area_m2": area,
+                    "name": text_column(frame, "name").to_numpy(dtype=object),
                     "source": (key + "=" + text_column(frame, key)).to_numpy(dtype=object),
                     "geometry": frame.geometry.values,
                     "_type": frame["osm_type"].map(_TYPE_ORDER).to_numpy(),
@@ -762,6 +765,7 @@ def candidates_from_layers(
                         "tier": "",
                         "cost": floor * RETROFIT_COST_PER_M2,
                         "area_m2": floor,
+                        "name": text_column(sel, "name").to_numpy(dtype=object),
                         "source": ("building=" + text_column(sel, "building")).to_numpy(dtype=object),
                         "geometry": sel.geometry.values,
                         "_type": sel["osm_type"].map(_TYPE_ORDER).to_numpy(),
@@ -842,6 +846,8 @@ def tag_candidates(
             "tier": np.full(n, tier or "", dtype=object),
             "cost": cost[keep],
             "area_m2": area[keep],
+            "name": feats["name"].astype(object).fillna("").to_numpy(dtype=object)[keep]
+            if "name" in feats.columns else np.full(n, "", dtype=object),
             "source": tag[keep],
         },
         geometry=feats.geometry.values[keep],

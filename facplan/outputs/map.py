@@ -147,6 +147,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "gained": ("Population gained", "新增覆盖人口"),
     "cost": ("Cost", "造价"),
     "phase": ("Phase", "分期"),
+    "name": ("Name", "名称"),
+    "tag": ("OSM tag", "OSM 标签"),
     "community": ("Community", "社区"),
     "site": ("Site", "选址"),
     "hollow": ("Existing (hollow)", "现有（空心）"),
@@ -1130,6 +1132,9 @@ def _add_marker_layers(
                     prow.append((_t("phase", lang), rec["phase"]))
                 if "community_id" in gdf.columns and not _is_missing(rec["community_id"]):
                     prow.append((_t("community", lang), rec["community_id"]))
+                for col in ("name", "tag"):  # what an OSM candidate is
+                    if col in gdf.columns and not _is_missing(rec[col]) and str(rec[col]):
+                        prow.append((_t(col, lang), rec[col]))
             tip = f"{kind_label(kind, lang)} · {tier_label(tier, lang)} — {fid}"
             markers.append([pts[i][0], pts[i][1], key, _popup_table(name, prow), _esc(tip)])
         cls = "fp-site" if planned else "fp-facility"
