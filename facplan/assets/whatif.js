@@ -322,7 +322,10 @@ function facplanWhatIfInit(C, D) {
       mk.setStyle(want);
       mk.setRadius(want.radius);
       var el = mk.getElement && mk.getElement();
-      if (el) el.setAttribute("class", "leaflet-interactive " + want.className);
+      if (el) {
+        el.setAttribute("class", "leaflet-interactive " + want.className);
+        el.setAttribute("data-site", String(s));
+      }
     }
     if (W.shown !== null) W.colourKey = W.shown;
     recolour();

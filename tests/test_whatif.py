@@ -1,0 +1,463 @@
+"""The map's what-if panel (DESIGN, *What-if in the browser*) in a real headless browser.
+
+References, independent of the page's code:
+
+- a ``facplan run`` of the same scenario with the page's open sites forced (every entry an
+  ``mclp`` with ``force`` = the sites open for its kind/tier and ``sites`` = their number):
+  its ``access[...]["after"]["covered_population"]``, and ``math.fsum`` of the population
+  of the cells its ``dist_<kind>_<tier>_after`` puts within the threshold (+1e-6 m);
+- on the seeded grid city (``snap: node``, points on nodes), hand distances: the network
+  distance between two points is their Manhattan distance, so the covered population of
+  any open set is computed here without facplan.
+
+Chromium is Debian's (``/usr/bin/chromium`` + ``chromedriver``). Firefox-ESR runs only where
+Debian's geckodriver exists (bookworm ships none: ``apt-cache policy geckodriver``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import yaml
+from shapely.geometry import Point
+
+import facplan
+from facplan.outputs.whatif import decode_sets, encode_sets
+from facplan.scenario import scenario_from_dict
+from facplan.testing import GRID_CRS, grid_city, node_xy
+from tests.browser import chromium, missing_browser
+
+HOSTILE_SITE = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_COMMUNITY = "<script>window.__pwned=2</script>"
+EPS = 1e-6
+N = 12  # grid city size
+
+
+# --------------------------------------------------------------------------- no browser
+
+
+def test_encoding_round_trips():
+    rng = np.random.default_rng(3)
+    sets = [np.array([], dtype=np.int64), np.array([0]), np.array([5, 6, 7, 200, 100_000]),
+            np.sort(rng.choice(3_000_000, 5000, replace=False))]
+    counts = [len(s) for s in sets]
+    back = decode_sets(encode_sets(sets), counts)
+    for a, b in zip(sets, back, strict=True):
+        assert a.tolist() == b.tolist()
+    # gaps under 128 take one byte: 5000 dense cells ~ 5000 bytes before base64
+    dense = [np.arange(0, 10_000, 2)]
+    assert len(encode_sets(dense)) == math.ceil(5000 / 3) * 4
+
+
+def test_max_whatif_pairs_is_validated(tmp_path):
+    data = grid_city(tmp_path / "g", n=4)
+    data["map"] = {"max_whatif_pairs": -1}
+    with pytest.raises(facplan.InputError, match="max_whatif_pairs"):
+        scenario_from_dict(data, base_dir=tmp_path / "g")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _forced(data: dict, open_by_key: dict[str, list[str]]) -> dict:
+    """The scenario with exactly these sites opened (and nothing else)."""
+    out = copy.deepcopy(data)
+    seen: set[str] = set()
+    entries = []
+    for e in data["optimize"]:
+        key = f"{e['kind']}/{e.get('tier', 'all')}"
+        ids = sorted(open_by_key.get(key, [])) if key not in seen else []
+        seen.add(key)
+        entries.append({"kind": e["kind"], "tier": e.get("tier", "all"), "model": "mclp",
+                        "sites": len(ids), "force": ids})
+    out["optimize"] = entries
+    return out
+
+
+def _run(data: dict, folder: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return facplan.run(scenario_from_dict(data, base_dir=folder))
+
+
+def _covered_fsum(res, key: str) -> float:
+    """math.fsum of the population within the threshold after the plan."""
+    kind, tier = key.split("/")
+    d = res.demand[f"dist_{kind}_{tier}_after"].to_numpy(dtype=float)
+    thr = res.summary["access"][key]["threshold_m"]
+    ok = np.nan_to_num(d, nan=np.inf) <= thr + EPS
+    return math.fsum(res.demand["population"].to_numpy(dtype=float)[ok].tolist())
+
+
+def _check_against_forced_run(page_cov: dict, open_keys: dict, data: dict, folder: Path):
+    by_key: dict[str, list[str]] = {}
+    for sid, k in open_keys.items():
+        by_key.setdefault(k, []).append(sid)
+    ref = _run(_forced(data, by_key), folder)
+    chosen = {(str(r.site_id), f"{r.kind}/{r.tier}") for r in ref.sites.itertuples()}
+    assert chosen == set(open_keys.items())  # the reference opened exactly these sites
+    assert set(page_cov) == set(ref.summary["access"])
+    for key, v in page_cov.items():
+        assert v == _covered_fsum(ref, key), key
+        assert v == pytest.approx(ref.summary["access"][key]["after"]["covered_population"],
+                                  rel=1e-12, abs=1e-9), key
+    return ref
+
+
+# --------------------------------------------------------------------------- browser
+
+_skip = missing_browser()
+browser = [pytest.mark.browser, pytest.mark.skipif(_skip is not None, reason=_skip or "")]
+pytestmark = []
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if _skip is not None:
+        pytest.skip(_skip)
+    with chromium() as d:
+        yield d
+
+
+def _load(driver, page: Path):
+    driver.get(page.as_uri())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if driver.execute_script("return !!window.facplanWhatIf"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the page defines no window.facplanWhatIf")
+
+
+def _state(driver) -> tuple[dict, dict]:
+    return driver.execute_script(
+        "var W = window.facplanWhatIf, o = {};"
+        "W.open().forEach(function (id) { o[id] = W.keyOf(id); });"
+        "return [W.coverage(), o];"
+    )
+
+
+def _toggle(driver, sid, key=None):
+    return driver.execute_script(
+        "return window.facplanWhatIf.toggle(arguments[0], arguments[1]);", sid, key
+    )
+
+
+def _random_toggles(driver, res, rng, n: int) -> None:
+    w = res.whatif
+    ids = res.candidates["site_id"].to_numpy()[w.sites]
+    for s in rng.choice(len(ids), size=n, replace=False):
+        key = str(rng.choice(w.site_keys[int(s)]))
+        _toggle(driver, str(ids[int(s)]), key)
+
+
+# ---- the demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from facplan.demo import build_demo_data, demo_scenario_path
+
+    base = tmp_path_factory.mktemp("whatif-demo")
+    data_dir = base / "data" / "demo"
+    build_demo_data(data_dir)
+    comm = gpd.read_file(data_dir / "communities.geojson")
+    comm.loc[1, "name"] = HOSTILE_COMMUNITY
+    comm.to_file(data_dir / "communities.geojson", driver="GeoJSON")
+    data = yaml.safe_load(demo_scenario_path().read_text(encoding="utf-8"))
+    data["map"] = {"tiles": "none", "lang": "zh"}
+    folder = base / "scenarios"
+    folder.mkdir()
+    res = _run(data, folder)
+    out = res.write(base / "out")
+    return data, folder, res, out
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_demo_page_gives_the_runs_figures(driver, demo):
+    data, folder, res, out = demo
+    driver.get_log("browser")
+    _load(driver, out / "map.html")
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+    cov, open_now = _state(driver)
+    assert {(k, v) for k, v in open_now.items()} == {
+        (str(r.site_id), f"{r.kind}/{r.tier}") for r in res.sites.itertuples()}
+    for key, v in cov.items():
+        assert v == _covered_fsum(res, key)
+        assert v == pytest.approx(res.summary["access"][key]["after"]["covered_population"],
+                                  rel=1e-12)
+    figs = driver.execute_script("return window.facplanWhatIf.figures()")
+    for key, f in figs.items():
+        assert f["before"] == pytest.approx(res.summary["access"][key]["covered_population"],
+                                            rel=1e-12)
+        assert f["plan"] == cov[key]
+    # the panel speaks Chinese first (lang: zh)
+    assert "方案推演" in driver.execute_script(
+        "return document.querySelector('.fp-whatif summary').textContent")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_demo_random_toggles_equal_forced_runs(driver, demo, tmp_path):
+    data, folder, res, out = demo
+    _load(driver, out / "map.html")
+    rng = np.random.default_rng(20)
+    for n in (3, 6):
+        driver.execute_script("window.facplanWhatIf.reset()")
+        _random_toggles(driver, res, rng, n)
+        cov, open_now = _state(driver)
+        _check_against_forced_run(cov, open_now, data, folder)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_toggle_and_undo_give_the_plan_back_exactly(driver, demo):
+    data, folder, res, out = demo
+    _load(driver, out / "map.html")
+    plan, _ = _state(driver)
+    w = res.whatif
+    ids = res.candidates["site_id"].to_numpy()[w.sites]
+    rng = np.random.default_rng(1)
+    for s in rng.choice(len(ids), size=12, replace=False):
+        sid = str(ids[int(s)])
+        was = driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])", sid)
+        key = was or str(rng.choice(w.site_keys[int(s)]))
+        assert _toggle(driver, sid, key) is (was is None)
+        changed, _ = _state(driver)
+        assert changed != plan or was is not None
+        assert _toggle(driver, sid, key) is (was is not None)
+        back, _ = _state(driver)
+        assert back == plan  # exactly, not approximately
+    # a plan site switched off lowers its kind/tier, and the panel says so per community
+    first = res.sites.iloc[0]
+    key = f"{first.kind}/{first.tier}"
+    _toggle(driver, str(first.site_id), key)
+    lower, _ = _state(driver)
+    assert lower[key] < plan[key]
+    driver.execute_script("document.querySelector('.fp-wi-details').open = true;"
+                          "var s = document.querySelector('.fp-wi-key'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('change'));", key)
+    text = driver.execute_script("return document.querySelector('.fp-wi-comm').innerText")
+    assert "−" in text
+    driver.execute_script("window.facplanWhatIf.reset()")
+    assert _state(driver)[0] == plan
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_exported_geojson_reimports_as_candidates(driver, demo, tmp_path):
+    data, folder, res, out = demo
+    _load(driver, out / "map.html")
+    rng = np.random.default_rng(5)
+    _random_toggles(driver, res, rng, 4)
+    cov, open_now = _state(driver)
+    fc = driver.execute_script("return window.facplanWhatIf.exportGeoJSON()")
+    sites_fields = set(json.loads((out / "sites.geojson").read_text())["features"][0]["properties"])
+    assert all(set(f["properties"]) == sites_fields for f in fc["features"])
+    assert {(f["properties"]["site_id"], f"{f['properties']['kind']}/{f['properties']['tier']}")
+            for f in fc["features"]} == set(open_now.items())
+    path = tmp_path / "exported.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    again = copy.deepcopy(data)
+    again["candidates"] = {"path": str(path), "id_field": "site_id", "kind_field": "kind",
+                           "tier_field": "tier", "cost_field": "cost"}
+    by_key: dict[str, list[str]] = {}
+    for sid, k in open_now.items():
+        by_key.setdefault(k, []).append(sid)
+    ref = _run(_forced(again, by_key), folder)
+    assert sorted(ref.sites["site_id"]) == sorted(open_now)
+    for key, v in cov.items():
+        assert v == _covered_fsum(ref, key), key
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_export_button_and_reset_button(driver, demo):
+    data, folder, res, out = demo
+    _load(driver, out / "map.html")
+    plan, _ = _state(driver)
+    first = res.sites.iloc[0]
+    _toggle(driver, str(first.site_id), f"{first.kind}/{first.tier}")
+    driver.execute_script(
+        "window.__dl = [];"
+        "var orig = HTMLAnchorElement.prototype.click;"
+        "HTMLAnchorElement.prototype.click = function () { window.__dl.push([this.download, this.href.slice(0, 5)]); };"
+        "document.querySelector('.fp-wi-export').click();"
+        "HTMLAnchorElement.prototype.click = orig;"
+    )
+    assert driver.execute_script("return window.__dl") == [["whatif-sites.geojson", "blob:"]]
+    driver.execute_script("document.querySelector('.fp-wi-reset').click()")
+    assert _state(driver)[0] == plan
+
+
+# ---- the seeded grid city: hand distances
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("whatif-grid")
+    data = grid_city(folder, n=N, seed=11)
+    # existing: the compound park at (0, 0) and a district park at the far corner
+    gpd.GeoDataFrame(
+        {"fid_": ["f1", "f2"], "kind": ["sports_park", "sports_park"],
+         "tier": ["compound", "district"], "area_m2": [1000.0, 9000.0]},
+        geometry=[Point(*node_xy(0, 0)), Point(*node_xy(N - 1, N - 1))], crs=GRID_CRS,
+    ).to_file(folder / "facilities.gpkg")
+    cands = gpd.read_file(folder / "candidates.gpkg")
+    cands.loc[3, "site_id"] = HOSTILE_SITE
+    cands.to_file(folder / "candidates.gpkg")
+    comm = gpd.read_file(folder / "communities.gpkg")
+    comm.loc[1, "name"] = HOSTILE_COMMUNITY
+    comm.to_file(folder / "communities.gpkg")
+    data["standards"] = {"sports_park": {"district": {"nested": True}}}
+    data["optimize"] = [
+        {"kind": "sports_park", "tier": "district", "model": "mclp", "sites": 1},
+        {"kind": "sports_park", "tier": "community", "model": "mclp", "budget": 2.0},
+        {"kind": "sports_park", "tier": "compound", "model": "lscp"},
+    ]
+    data["map"] = {"tiles": "none", "lang": "en"}
+    res = _run(data, folder)
+    out = res.write(folder / "out")
+    return data, folder, res, out
+
+
+def _hand_coverage(res, open_keys: dict[str, str]) -> dict[str, float]:
+    """Covered population per kind/tier from Manhattan distances (nested district)."""
+    cells = res.demand
+    cx, cy = cells.geometry.x.to_numpy(), cells.geometry.y.to_numpy()
+    pop = cells["population"].to_numpy(dtype=float)
+    thr = {"district": 1000.0, "community": 500.0, "compound": 300.0}
+    serves = {"district": ["district"], "community": ["community", "district"],
+              "compound": ["compound", "district"]}
+    points: dict[str, list] = {t: [] for t in thr}
+    fac = res.facilities
+    for t, g in zip(fac["tier"], fac.geometry, strict=True):
+        points[t].append((g.x, g.y))
+    cand = res.candidates.set_index("site_id")
+    for sid, key in open_keys.items():
+        g = cand.loc[sid, "geometry"]
+        points[key.split("/")[1]].append((g.x, g.y))
+    out = {}
+    for tier, t in thr.items():
+        ok = np.zeros(len(cells), dtype=bool)
+        for s in serves[tier]:
+            for x, y in points[s]:
+                ok |= np.abs(cx - x) + np.abs(cy - y) <= t + EPS
+        out[f"sports_park/{tier}"] = math.fsum(pop[ok].tolist())
+    return out
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_grid_random_toggles_equal_hand_distances_and_forced_runs(driver, grid):
+    data, folder, res, out = grid
+    driver.get_log("browser")
+    _load(driver, out / "map.html")
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+    cov, open_now = _state(driver)
+    assert cov == _hand_coverage(res, open_now)
+    rng = np.random.default_rng(2026)
+    for n in (2, 5, 9):
+        driver.execute_script("window.facplanWhatIf.reset()")
+        _random_toggles(driver, res, rng, n)
+        cov, open_now = _state(driver)
+        assert cov == _hand_coverage(res, open_now)
+        _check_against_forced_run(cov, open_now, data, folder)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_budget_and_api_errors(driver, grid):
+    data, folder, res, out = grid
+    _load(driver, out / "map.html")
+    driver.execute_script("window.facplanWhatIf.reset(); document.querySelector('.fp-wi-details').open = true")
+    # a site that could serve three tiers needs the key
+    sid = str(res.candidates["site_id"].iloc[0])
+    err = driver.execute_script(
+        "try { window.facplanWhatIf.toggle(arguments[0]); return null; }"
+        " catch (e) { return e.message; }", sid)
+    assert "give the key" in err
+    err = driver.execute_script(
+        "try { window.facplanWhatIf.toggle('no-such-site', 'sports_park/district'); return null; }"
+        " catch (e) { return e.message; }")
+    assert "no candidate site" in err
+    # three community sites cost 3 > budget 2: the panel says so
+    opened = [s for s in res.candidates["site_id"] if
+              driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])", s) is None][:3]
+    for s in opened:
+        _toggle(driver, s, "sports_park/community")
+    text = driver.execute_script("return document.querySelector('.fp-wi-cost').innerText")
+    assert "over budget" in text and "optimize.1" in text
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_hostile_names_stay_text(driver, grid):
+    data, folder, res, out = grid
+    _load(driver, out / "map.html")
+    driver.execute_script("window.facplanWhatIf.reset(); document.querySelector('.fp-wi-details').open = true")
+    w = res.whatif
+    ids = res.candidates["site_id"].to_numpy()[w.sites]
+    s = int(np.flatnonzero(ids == HOSTILE_SITE)[0])
+    # a real click on its marker opens the choice of tiers (the site could serve three)
+    driver.execute_script(
+        "var el = document.querySelector('.fp-wi-site[data-site=\"' + arguments[0] + '\"]');"
+        "var r = el.getBoundingClientRect();"
+        "var o = {bubbles: true, cancelable: true, clientX: r.left + r.width / 2,"
+        " clientY: r.top + r.height / 2, view: window};"
+        "['mousedown', 'mouseup', 'click'].forEach(function (t) {"
+        " el.dispatchEvent(new MouseEvent(t, o)); });", s)
+    pop = driver.execute_script("return document.querySelector('.fp-wi-pop').innerText")
+    assert HOSTILE_SITE in pop
+    driver.execute_script("document.querySelector('.fp-wi-pop button').click()")
+    assert driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])",
+                                 HOSTILE_SITE) == w.site_keys[s][0]
+    fc = driver.execute_script("return window.facplanWhatIf.exportGeoJSON()")
+    assert HOSTILE_SITE in [f["properties"]["site_id"] for f in fc["features"]]
+    # the east (hostile-named) community changes when the north-east corner site switches
+    # for the district tier (1100 m from the existing district park): listed as text
+    _toggle(driver, f"s0_{N - 1}", "sports_park/district")
+    driver.execute_script("var s = document.querySelector('.fp-wi-key');"
+                          "s.value = 'sports_park/district'; s.dispatchEvent(new Event('change'));")
+    text = driver.execute_script("return document.querySelector('.fp-wi-comm').innerText")
+    assert HOSTILE_COMMUNITY in text
+    assert driver.execute_script("return window.__pwned === undefined && window.__alerts.length === 0")
+    assert driver.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_above_max_whatif_pairs_the_panel_says_why(driver, grid, tmp_path):
+    data, folder, res, out = grid
+    small = copy.deepcopy(data)
+    small["map"] = {"tiles": "none", "lang": "zh", "max_whatif_pairs": 50}
+    r = _run(small, folder)
+    assert r.whatif.enabled is False and r.whatif.pairs > 50
+    page = r.write(tmp_path / "out") / "map.html"
+    _load(driver, page)
+    text = driver.execute_script("return document.querySelector('.fp-wi-off').innerText")
+    assert "max_whatif_pairs" in text and "50" in text and "方案推演已关闭" in text
+    err = driver.execute_script(
+        "try { window.facplanWhatIf.coverage(); return null; } catch (e) { return e.message; }")
+    assert "max_whatif_pairs" in err
+    assert sorted(driver.execute_script("return window.facplanWhatIf.open()")) == sorted(
+        res.sites["site_id"])
+
+
+def test_firefox_esr_when_debian_ships_geckodriver():
+    ff, gd = Path("/usr/bin/firefox-esr"), Path("/usr/bin/geckodriver")
+    if not (ff.exists() and gd.exists()):
+        pytest.skip("Firefox-ESR test needs /usr/bin/firefox-esr and /usr/bin/geckodriver; "
+                    "Debian bookworm packages firefox-esr but no geckodriver "
+                    "(`apt-cache policy geckodriver` shows no candidate)")
+    pytest.fail("geckodriver is installed: add a Firefox WebDriver to tests/browser.py and run "
+                "these what-if checks in it")
