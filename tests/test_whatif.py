@@ -77,7 +77,7 @@ def _forced(data: dict, open_by_key: dict[str, list[str]]) -> dict:
         ids = sorted(open_by_key.get(key, [])) if key not in seen else []
         seen.add(key)
         entries.append({"kind": e["kind"], "tier": e.get("tier", "all"), "model": "mclp",
-                        "sites": len(ids), "force": ids})
+                        "sites": len(ids), "force": ids, "one_per_community": False})
     out["optimize"] = entries
     return out
 
@@ -227,16 +227,18 @@ def test_toggle_and_undo_give_the_plan_back_exactly(driver, demo):
     w = res.whatif
     ids = res.candidates["site_id"].to_numpy()[w.sites]
     rng = np.random.default_rng(1)
+    n_changed = 0
     for s in rng.choice(len(ids), size=12, replace=False):
         sid = str(ids[int(s)])
         was = driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])", sid)
         key = was or str(rng.choice(w.site_keys[int(s)]))
         assert _toggle(driver, sid, key) is (was is None)
         changed, _ = _state(driver)
-        assert changed != plan or was is not None
+        n_changed += changed != plan
         assert _toggle(driver, sid, key) is (was is not None)
         back, _ = _state(driver)
         assert back == plan  # exactly, not approximately
+    assert n_changed > 0
     # a plan site switched off lowers its kind/tier, and the panel says so per community
     first = res.sites.iloc[0]
     key = f"{first.kind}/{first.tier}"
