@@ -195,7 +195,7 @@ def build_whatif(
         max_pairs=int(max_pairs),
     )
     pairs = 0
-    for (kind, tier), key in zip(kind_tiers, keys, strict=True):
+    for key in keys:
         can = [i for i, ks in enumerate(site_keys)
                if any(key in serves[k] for k in ks)]
         out.cover[key] = {}
