@@ -147,7 +147,7 @@ function facplanWhatIfInit(C, D) {
     }
     if (cur !== undefined) {
       closeSite(s);
-      if (!given || key === cur) { changed(); return false; }
+      if (!given || key === cur) { changed([s]); return false; }
     } else if (!given) {
       if (ks.length !== 1) {
         throw new Error("facplanWhatIf: site " + JSON.stringify(String(siteId)) +
@@ -156,7 +156,7 @@ function facplanWhatIfInit(C, D) {
       key = ks[0];
     }
     openSite(s, key);
-    changed();
+    changed([s]);
     return true;
   };
   api.keyOf = function (siteId) {
@@ -314,8 +314,9 @@ function facplanWhatIfInit(C, D) {
     })(ms);
   }
 
-  function changed() {
+  function changed(only) {
     for (var s = 0; s < nSites; s++) {
+      if (only !== undefined && only.indexOf(s) < 0) continue;
       var mk = markers && markers[s];
       if (!mk) continue;
       var want = markerStyle(s);
