@@ -463,3 +463,74 @@ def test_firefox_esr_when_debian_ships_geckodriver():
                     "(`apt-cache policy geckodriver` shows no candidate)")
     pytest.fail("geckodriver is installed: add a Firefox WebDriver to tests/browser.py and run "
                 "these what-if checks in it")
+
+
+def _fills(driver) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-overlay-pane path.fp-cell'))"
+        ".map(function (p) { return p.getAttribute('fill'); });")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_cell_colours_follow_the_toggles(driver, grid):
+    data, folder, res, out = grid
+    _load(driver, out / "map.html")
+    driver.execute_script("window.facplanWhatIf.reset()")
+    key = "sports_park/district"
+    sid = f"s0_{N - 1}"
+    _toggle(driver, sid, key)
+    _, open_now = _state(driver)
+    # hand reference: cells within 1000 m (Manhattan) of the open district sites, and of
+    # the existing district park
+    cells = res.demand
+    cx, cy = cells.geometry.x.to_numpy(), cells.geometry.y.to_numpy()
+    cand = res.candidates.set_index("site_id")
+
+    def within(points):
+        ok = np.zeros(len(cells), dtype=bool)
+        for x, y in points:
+            ok |= np.abs(cx - x) + np.abs(cy - y) <= 1000.0 + EPS
+        return ok
+
+    before = within([node_xy(N - 1, N - 1)])
+    now = before | within([(cand.loc[s, "geometry"].x, cand.loc[s, "geometry"].y)
+                           for s, k in open_now.items() if k == key])
+    driver.execute_script("var s = document.querySelector('.fp-wi-key'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('change'));", key)
+    fills = _fills(driver)
+    assert len(fills) == len(cells)
+    assert fills.count("#1a9850") == int(before.sum())
+    assert fills.count("#91cf60") == int((now & ~before).sum())
+    assert fills.count("#d73027") == int((~now).sum())
+    # choosing a distance view gives the distance colours back
+    driver.execute_script("var s = document.querySelector('.fp-view'); s.value = '0';"
+                          "s.dispatchEvent(new Event('change'));")
+    assert set(_fills(driver)) <= {"#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027",
+                                   "#8c8c8c"}
+    driver.execute_script("window.facplanWhatIf.reset()")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_hexagons_follow_the_toggles(driver, grid, tmp_path):
+    data, folder, res, out = grid
+    agg = copy.deepcopy(data)
+    agg["map"] = {"tiles": "none", "max_cells": 20}
+    r = _run(agg, folder)
+    page = r.write(tmp_path / "out") / "map.html"
+    driver.get_log("browser")
+    _load(driver, page)
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+    plan, _ = _state(driver)
+    key = "sports_park/district"
+    driver.execute_script("var s = document.querySelector('.fp-wi-key'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('change'));", key)
+    first = _fills(driver)
+    assert 0 < len(first) <= 20
+    for sid in sorted(driver.execute_script("return window.facplanWhatIf.open()")):
+        _toggle(driver, sid)
+    after = _fills(driver)
+    assert after != first and set(after) <= {"#1a9850", "#91cf60", "#fee08b", "#d73027", "#bdbdbd"}
+    driver.execute_script("window.facplanWhatIf.reset()")
+    assert _state(driver)[0] == plan
