@@ -1,6 +1,7 @@
 """Size and load time of map.html with the what-if panel (issue #20).
 
-Runs the demo and the Liechtenstein scenario of ``tests/test_pipeline_inputs.py``, with the
+Runs the demo, the Liechtenstein scenario of ``tests/test_pipeline_inputs.py`` and the Porto
+benchmark case (``benchmarks/make_inputs.py --case porto``, when its inputs exist), with the
 panel on (the default limit) and off (``map.max_whatif_pairs: 0``), and opens each page in
 Debian's headless chromium (``tests/browser.py``): the load time is the page's own
 ``loadEventEnd − navigationStart`` (median of 3), the toggle time one
@@ -65,6 +66,17 @@ def _liechtenstein(out: Path) -> tuple[dict, Path]:
     return data, out
 
 
+def _porto(out: Path) -> tuple[dict, Path] | None:
+    """The Porto benchmark case of ``make_inputs.py`` (run it first: ``--case porto``)."""
+    folder = ROOT / "benchmarks" / "out" / "porto"
+    if not (folder / "scenario.yaml").is_file():
+        print("no Porto inputs: run benchmarks/make_inputs.py --case porto", file=sys.stderr)
+        return None
+    data = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    data["map"] = {**data.get("map", {}), "tiles": "none"}
+    return data, folder
+
+
 def _measure(driver, page: Path) -> dict:
     loads = []
     for _ in range(3):
@@ -84,8 +96,12 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     with chromium() as driver:
-        for name, make in (("demo", _demo), ("liechtenstein", _liechtenstein)):
-            data, folder = make(args.out / name)
+        for name, make in (("demo", _demo), ("liechtenstein", _liechtenstein),
+                           ("porto", _porto)):
+            made = make(args.out / name)
+            if made is None:
+                continue
+            data, folder = made
             for label, limit in (("on", None), ("off", 0)):
                 d = copy.deepcopy(data)
                 if limit is not None:

@@ -480,7 +480,6 @@ def test_cell_colours_follow_the_toggles(driver, grid):
     key = "sports_park/district"
     sid = f"s0_{N - 1}"
     _toggle(driver, sid, key)
-    _, open_now = _state(driver)
     # hand reference: cells within 1000 m (Manhattan) of the open district sites, and of
     # the existing district park
     cells = res.demand
@@ -494,15 +493,23 @@ def test_cell_colours_follow_the_toggles(driver, grid):
         return ok
 
     before = within([node_xy(N - 1, N - 1)])
-    now = before | within([(cand.loc[s, "geometry"].x, cand.loc[s, "geometry"].y)
-                           for s, k in open_now.items() if k == key])
+
+    def check():
+        _, open_now = _state(driver)
+        now = before | within([(cand.loc[s, "geometry"].x, cand.loc[s, "geometry"].y)
+                               for s, k in open_now.items() if k == key])
+        fills = _fills(driver)
+        assert len(fills) == len(cells)
+        assert fills.count("#1a9850") == int(before.sum())
+        assert fills.count("#91cf60") == int((now & ~before).sum())
+        assert fills.count("#d73027") == int((~now).sum())
+
     driver.execute_script("var s = document.querySelector('.fp-wi-key'); s.value = arguments[0];"
                           "s.dispatchEvent(new Event('change'));", key)
-    fills = _fills(driver)
-    assert len(fills) == len(cells)
-    assert fills.count("#1a9850") == int(before.sum())
-    assert fills.count("#91cf60") == int((now & ~before).sum())
-    assert fills.count("#d73027") == int((~now).sum())
+    check()  # after a full restyle
+    for sid in (f"s{N - 1}_0", f"s{N // 2}_{N // 2 - 1}", f"s0_{N - 1}"):
+        _toggle(driver, sid, key)
+        check()  # after restyling only the toggled site's cells
     # choosing a distance view gives the distance colours back
     driver.execute_script("var s = document.querySelector('.fp-view'); s.value = '0';"
                           "s.dispatchEvent(new Event('change'));")

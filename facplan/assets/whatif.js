@@ -102,6 +102,7 @@ function facplanWhatIfInit(C, D) {
       dirty[k] = true;
       if (!set) continue;
       for (var i = 0; i < set.length; i++) c[set[i]] += sign;
+      if (W && W.pending && k === W.colourKey) W.pending.push(set);
     }
   }
   function openSite(s, k) { openAt.set(s, k); apply(s, k, 1); }
@@ -260,12 +261,37 @@ function facplanWhatIfInit(C, D) {
       st.color = col; st.fillColor = col;
       return st;
     };
-    C.setView = function (v) { W.colourKey = null; origSetView(v); if (W.draw) W.draw(); };
+    C.setView = function (v) { W.colourKey = null; W.pending = null; origSetView(v); if (W.draw) W.draw(); };
   }
-  function recolour() {
-    if (!C.cells || !origStyle || W.colourKey === null) return;
+  // a full restyle when the coloured kind/tier changes; after a toggle only the cells
+  // (or hexagons) of the toggled site's set
+  var featLayer = null, rowFeat = null;
+  function indexCells() {
+    featLayer = [];
+    C.cells.eachLayer(function (l) { featLayer[l.feature.properties.i] = l; });
+    rowFeat = new Int32Array(nCells).fill(-1);
+    var n = hexOf ? hexOf.length : featLayer.length;
+    for (var i = 0; i < n; i++) rowFeat[cellRow ? cellRow[i] : i] = hexOf ? hexOf[i] : i;
+  }
+  function recolour(full) {
+    if (!C.cells || !origStyle || W.colourKey === null) { W.pending = null; return; }
     if (hexOf) hexShares(W.colourKey);
-    C.cells.setStyle(C.cellStyle);
+    if (full || !W.pending) {
+      C.cells.setStyle(C.cellStyle);
+    } else {
+      if (!featLayer) indexCells();
+      var seen = new Uint8Array(featLayer.length);
+      W.pending.forEach(function (set) {
+        for (var i = 0; i < set.length; i++) {
+          var f = rowFeat[set[i]];
+          if (f < 0 || seen[f]) continue;
+          seen[f] = 1;
+          var l = featLayer[f];
+          if (l) l.setStyle(C.cellStyle(l.feature));
+        }
+      });
+    }
+    W.pending = [];
   }
 
   // ---------------------------------------------------------------- site markers
@@ -328,16 +354,21 @@ function facplanWhatIfInit(C, D) {
         el.setAttribute("data-site", String(s));
       }
     }
-    if (W.shown !== null) W.colourKey = W.shown;
-    recolour();
+    if (W.shown !== null && W.colourKey !== W.shown) {
+      W.colourKey = W.shown;
+      recolour(true);
+    } else {
+      recolour(false);
+    }
     if (W.draw) W.draw();
   }
 
   panel(W);
-  changed();
-  W.colourKey = null;
-  recolour();
-  if (C.cells && origStyle) C.cells.setStyle(C.cellStyle);
+  for (var s0 = 0; s0 < nSites; s0++) {
+    var el0 = markers[s0].getElement && markers[s0].getElement();
+    if (el0) el0.setAttribute("data-site", String(s0));
+  }
+  W.draw();
 
   // ---------------------------------------------------------------- the panel
   function panel(W) {
@@ -368,7 +399,7 @@ function facplanWhatIfInit(C, D) {
         sel.appendChild(o);
       });
       sel.addEventListener("change", function () {
-        W.shown = sel.value; W.colourKey = sel.value; recolour(); W.draw();
+        W.shown = sel.value; W.colourKey = sel.value; recolour(true); W.draw();
       });
       var leg = L.DomUtil.create("div", "fp-wi-legend", det);
       [["base", hexOf ? "≥ 99.5% " + T.share_hex : T.covered_before],
@@ -412,7 +443,7 @@ function facplanWhatIfInit(C, D) {
         var body = table.createTBody(), fig = api.figures();
         keys.forEach(function (k) {
           var tr = body.insertRow(), f = fig[k];
-          cell(tr, D.labels[k]);
+          cell(tr, D.short[k]).title = D.labels[k];
           cell(tr, C.fmt(f.before) + " (" + share(f.before) + ")");
           cell(tr, C.fmt(f.plan) + " (" + share(f.plan) + ")");
           cell(tr, C.fmt(f.now) + " (" + share(f.now) + ")",

@@ -34,7 +34,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from facplan.outputs.map import bilingual, kind_label, tier_label
+from facplan.outputs.map import KIND_LABELS, TIER_LABELS, bilingual, kind_label, tier_label
 
 if TYPE_CHECKING:
     from facplan.whatif import WhatIf
@@ -158,6 +158,14 @@ def _key_label(key: str, lang: str) -> str:
     return f"{kind_label(kind, lang)} · {tier_label(tier, lang)}"
 
 
+def _short_label(key: str, lang: str) -> str:
+    """The kind/tier in the primary language only (the panel's table)."""
+    kind, _, tier = key.partition("/")
+    k = KIND_LABELS.get(kind, (kind, kind))[1 if lang == "zh" else 0]
+    t = TIER_LABELS.get(tier, (tier, tier))[1 if lang == "zh" else 0]
+    return f"{k} · {t}"
+
+
 def whatif_data(
     w: WhatIf,
     *,
@@ -191,6 +199,7 @@ def whatif_data(
         "reason": "" if w.enabled else _off_reason(w, lang),
         "keys": list(w.keys),
         "labels": {k: _key_label(k, lang) for k in w.keys},
+        "short": {k: _short_label(k, lang) for k in w.keys},
         "thr": {k: float(v) for k, v in w.threshold_m.items()},
         "openKeys": list(w.open_keys),
         "serves": w.serves,
