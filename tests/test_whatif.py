@@ -201,6 +201,11 @@ def test_demo_page_gives_the_runs_figures(driver, demo):
         assert f["before"] == pytest.approx(res.summary["access"][key]["covered_population"],
                                             rel=1e-12)
         assert f["plan"] == cov[key]
+    # no request of any kind, also after toggles and an export
+    _random_toggles(driver, res, np.random.default_rng(0), 3)
+    driver.execute_script("window.facplanWhatIf.exportGeoJSON(); window.facplanWhatIf.reset()")
+    assert driver.execute_script("return performance.getEntriesByType('resource').length") == 0
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
     # the panel speaks Chinese first (lang: zh)
     assert "方案推演" in driver.execute_script(
         "return document.querySelector('.fp-whatif summary').textContent")
