@@ -615,3 +615,40 @@ def test_no_optimize_no_panel_and_reruns_are_identical(tmp_path):
     assert res.whatif is None
     assert "facplanWhatIfInit(" not in res.write(tmp_path / "none").joinpath(
         "map.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def grid_group(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("whatif-group")
+    data = grid_city(folder, n=10, seed=3)
+    data["standards"] = {"sports_park": {"district": {"nested": True}}}
+    data["optimize"] = [
+        {"kind": "sports_park", "tier": "district", "model": "mclp", "budget": 3.0,
+         "budget_group": "parks"},
+        {"kind": "sports_park", "tier": "community", "model": "mclp", "budget": 3.0,
+         "budget_group": "parks"},
+        {"kind": "sports_park", "tier": "compound", "model": "mclp", "sites": 2},
+        {"kind": "sports_park", "tier": "compound", "model": "lscp"},
+    ]
+    data["map"] = {"tiles": "none", "lang": "zh"}
+    res = _run(data, folder)
+    return data, folder, res, res.write(folder / "out")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_shared_budget_and_repeated_entries_equal_forced_runs(driver, grid_group):
+    data, folder, res, out = grid_group
+    _load(driver, out / "map.html")
+    cov, open_now = _state(driver)
+    assert cov == _hand_coverage(res, open_now)
+    driver.execute_script("document.querySelector('.fp-wi-details').open = true")
+    text = driver.execute_script("return document.querySelector('.fp-wi-cost').innerText")
+    assert "parks (sports_park/community, sports_park/district)" in text and "预算" in text
+    rng = np.random.default_rng(77)
+    for n in (4, 8):
+        driver.execute_script("window.facplanWhatIf.reset()")
+        _random_toggles(driver, res, rng, n)
+        cov, open_now = _state(driver)
+        assert cov == _hand_coverage(res, open_now)
+        _check_against_forced_run(cov, open_now, data, folder)

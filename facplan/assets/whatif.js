@@ -3,6 +3,7 @@
  * Leaflet; user text is only ever set with textContent. */
 function facplanWhatIfInit(C, D) {
   "use strict";
+  var t0 = performance.now();
   var T = D.t, nSites = D.sites.length;
   var siteIndex = new Map();
   for (var si = 0; si < nSites; si++) siteIndex.set(D.sites[si][0], si);
@@ -369,6 +370,7 @@ function facplanWhatIfInit(C, D) {
     if (el0) el0.setAttribute("data-site", String(s0));
   }
   W.draw();
+  api.initMs = performance.now() - t0;  // the panel's own share of the page load
 
   // ---------------------------------------------------------------- the panel
   function panel(W) {
