@@ -6,7 +6,11 @@ function facplanWhatIfInit(C, D) {
   var t0 = performance.now();
   var T = D.t, nSites = D.sites.length;
   var siteIndex = new Map();
-  for (var si = 0; si < nSites; si++) siteIndex.set(D.sites[si][0], si);
+  for (var si = 0; si < nSites; si++) {
+    siteIndex.set(D.sites[si][0], si);
+    // the kinds/tiers a site can be opened for come as positions in openKeys
+    D.sites[si][5] = D.sites[si][5].map(function (j) { return D.openKeys[j]; });
+  }
 
   // ---------------------------------------------------------------- exact sums
   // Shewchuk's algorithm with CPython's final rounding (math.fsum): the sum of the

@@ -214,7 +214,8 @@ def whatif_data(
         else np.zeros((0, 2))
     costs = _floats(frame["cost"]) if len(frame) else []
     data["sites"] = [
-        [str(sid), str(kind), costs[i], float(xy[i, 1]), float(xy[i, 0]), list(w.site_keys[i]),
+        [str(sid), str(kind), costs[i], float(xy[i, 1]), float(xy[i, 0]),
+         [w.open_keys.index(k) for k in w.site_keys[i]],
          w.site_community[i] if i < len(w.site_community) else None]
         for i, (sid, kind) in enumerate(zip(frame["site_id"] if len(frame) else [],
                                             frame["kind"] if len(frame) else [], strict=True))
