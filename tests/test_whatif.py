@@ -83,6 +83,19 @@ def _forced(data: dict, open_by_key: dict[str, list[str]]) -> dict:
     return out
 
 
+def _same_outlines(fc: dict, res) -> None:
+    """Every exported geometry is its candidate's, to the page's 1e-6 degree."""
+    from shapely.geometry import shape
+
+    cand = res.candidates.to_crs(4326).set_index("site_id").geometry
+    assert fc["features"]
+    for f in fc["features"]:
+        g = shape(f["geometry"])
+        want = cand[f["properties"]["site_id"]]
+        assert g.geom_type == want.geom_type
+        assert g.equals_exact(want, tolerance=1.01e-6), f["properties"]["site_id"]
+
+
 def _run(data: dict, folder: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -273,6 +286,7 @@ def test_exported_geojson_reimports_as_candidates(driver, demo, tmp_path):
     assert all(set(f["properties"]) == sites_fields for f in fc["features"])
     assert {(f["properties"]["site_id"], f"{f['properties']['kind']}/{f['properties']['tier']}")
             for f in fc["features"]} == set(open_now.items())
+    _same_outlines(fc, res)
     path = tmp_path / "exported.geojson"
     path.write_text(json.dumps(fc), encoding="utf-8")
     again = copy.deepcopy(data)
@@ -285,6 +299,18 @@ def test_exported_geojson_reimports_as_candidates(driver, demo, tmp_path):
     assert sorted(ref.sites["site_id"]) == sorted(open_now)
     for key, v in cov.items():
         assert v == _covered_fsum(ref, key), key
+    # every outline survives the page's compact coding (polygons and multipolygons)
+    w = res.whatif
+    ids = res.candidates["site_id"].to_numpy()[w.sites]
+    driver.execute_script(
+        "var W = window.facplanWhatIf; W.reset();"
+        "arguments[0].forEach(function (e) { if (W.keyOf(e[0]) === null) W.toggle(e[0], e[1]); });",
+        [[str(i), k[0]] for i, k in zip(ids, w.site_keys, strict=True)])
+    fc = driver.execute_script("return window.facplanWhatIf.exportGeoJSON()")
+    assert len(fc["features"]) == len(ids)
+    assert {f["geometry"]["type"] for f in fc["features"]} == {"Polygon", "MultiPolygon"}
+    _same_outlines(fc, res)
+    driver.execute_script("window.facplanWhatIf.reset()")
 
 
 @pytest.mark.browser
@@ -431,6 +457,7 @@ def test_hostile_names_stay_text(driver, grid):
                                  HOSTILE_SITE) == w.site_keys[s][0]
     fc = driver.execute_script("return window.facplanWhatIf.exportGeoJSON()")
     assert HOSTILE_SITE in [f["properties"]["site_id"] for f in fc["features"]]
+    _same_outlines(fc, res)
     # the east (hostile-named) community changes when the north-east corner site switches
     # for the district tier (1100 m from the existing district park): listed as text
     _toggle(driver, f"s0_{N - 1}", "sports_park/district")

@@ -60,6 +60,32 @@ function facplanWhatIfInit(C, D) {
     return out;
   }
 
+  // site outlines (for the export): compact form of encode_geoms -> GeoJSON geometries
+  function geoms(G) {
+    var bin = atob(G.c), p = 0, ax = 0, ay = 0, out = [];
+    function next() {
+      var v = 0, mul = 1, c;
+      do { c = bin.charCodeAt(p++); v += (c & 127) * mul; mul *= 128; } while (c & 128);
+      return v % 2 ? -(v + 1) / 2 : v / 2;
+    }
+    function points(n) {
+      var a = [];
+      for (var i = 0; i < n; i++) { ax += next(); ay += next(); a.push([ax / G.k, ay / G.k]); }
+      return a;
+    }
+    function build(sh) {
+      if (sh === 0) return points(1)[0];
+      if (typeof sh === "number") return points(sh);
+      return sh.map(build);
+    }
+    for (var i = 0; i < G.s.length; i++) {
+      var sh = G.s[i];
+      out.push(sh === null ? G.g[String(i)] : {type: sh[0], coordinates: build(sh[1])});
+    }
+    return out;
+  }
+  var geomCache = null;
+
   var plan = D.plan.map(function (e) { return [e[0], e[1]]; });
   var openAt = new Map();  // site position -> open key
   var api = {enabled: D.enabled, reason: D.reason};
@@ -224,7 +250,8 @@ function facplanWhatIfInit(C, D) {
     order.forEach(function (s) {
       var st = D.sites[s], k = openAt.get(s), tier = k.slice(k.indexOf("/") + 1);
       var ph = phase.get(s + "/" + k);
-      feats.push({type: "Feature", geometry: D.geom[s], properties: {
+      if (!geomCache) geomCache = geoms(D.geom);
+      feats.push({type: "Feature", geometry: geomCache[s], properties: {
         site_id: st[0], kind: st[1], tier: tier, rank: r.get(s)[0],
         marginal_population: r.get(s)[1], cost: st[2], community_id: st[6],
         phase: ph === undefined ? null : ph

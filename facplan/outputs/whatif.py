@@ -39,7 +39,9 @@ from facplan.outputs.map import KIND_LABELS, TIER_LABELS, bilingual, kind_label,
 if TYPE_CHECKING:
     from facplan.whatif import WhatIf
 
-__all__ = ["encode_sets", "decode_sets", "whatif_data", "whatif_script", "whatif_css"]
+__all__ = [
+    "encode_sets", "decode_sets", "encode_geoms", "whatif_data", "whatif_script", "whatif_css",
+]
 
 COORD_DECIMALS = 6
 
@@ -95,16 +97,11 @@ def _off_reason(w: WhatIf, lang: str) -> str:
 # --------------------------------------------------------------------------- encoding
 
 
-def encode_sets(sets: Sequence[np.ndarray]) -> str:
-    """Sorted integer sets as one base64 string of delta varints (module docstring)."""
-    parts = [np.diff(np.asarray(a, dtype=np.int64), prepend=-1) - 1 for a in sets]
-    if not parts:
-        return ""
-    d = np.concatenate(parts).astype(np.uint64)
+def _varints(d: np.ndarray) -> str:
+    """Unsigned integers as base64 LEB128 varints."""
+    d = np.asarray(d, dtype=np.uint64)
     if len(d) == 0:
         return ""
-    if (np.concatenate(parts) < 0).any():
-        raise ValueError("encode_sets needs sorted sets of distinct non-negative integers")
     nb = np.ones(len(d), dtype=np.int64)
     for k in range(1, 10):
         nb += d >= np.uint64(1 << (7 * k))
@@ -116,6 +113,61 @@ def encode_sets(sets: Sequence[np.ndarray]) -> str:
         more = np.where(nb[m] > k + 1, 128, 0).astype(np.uint64)
         out[start[m] + k] = (byte | more).astype(np.uint8)
     return base64.b64encode(out.tobytes()).decode("ascii")
+
+
+def encode_sets(sets: Sequence[np.ndarray]) -> str:
+    """Sorted integer sets as one base64 string of delta varints (module docstring)."""
+    parts = [np.diff(np.asarray(a, dtype=np.int64), prepend=-1) - 1 for a in sets]
+    if not parts:
+        return ""
+    d = np.concatenate(parts)
+    if (d < 0).any():
+        raise ValueError("encode_sets needs sorted sets of distinct non-negative integers")
+    return _varints(d)
+
+
+_NESTING = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
+            "MultiPolygon": 3}
+
+
+def encode_geoms(geoms: Any) -> dict[str, Any]:
+    """Geometries (EPSG:4326) in a compact form the page turns back into GeoJSON.
+
+    Coordinates become whole micro-degrees (:data:`COORD_DECIMALS`): each x minus the
+    previous x and each y minus the previous y, interleaved, as zigzag varints; ``s`` holds per geometry its
+    type and the nesting of the GeoJSON coordinates with each innermost list of points
+    replaced by its length (a point: ``0``). Other types stay GeoJSON (in ``g``).
+    """
+    shapes: list[Any] = []
+    coords: list[np.ndarray] = []
+    raw: dict[int, dict] = {}
+
+    def walk(c: Any, depth: int) -> Any:
+        if depth == 0:
+            coords.append(np.asarray(c, dtype=float)[None, :2])
+            return 0
+        if depth == 1:
+            a = np.asarray(c, dtype=float).reshape(-1, len(c[0]) if len(c) else 2)[:, :2]
+            coords.append(a)
+            return len(a)
+        return [walk(x, depth - 1) for x in c]
+
+    for i, g in enumerate(np.asarray(geoms, dtype=object)):
+        m = shapely.geometry.mapping(g)
+        t = m["type"]
+        if t not in _NESTING:
+            raw[i] = json.loads(json.dumps(m))
+            shapes.append(None)
+            continue
+        shapes.append([t, walk(m["coordinates"], _NESTING[t])])
+    xy = np.concatenate(coords) if coords else np.zeros((0, 2))
+    q = np.rint(xy * 10**COORD_DECIMALS).astype(np.int64)
+    d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()  # x, y apart
+    zz = np.where(d >= 0, 2 * d, -2 * d - 1).astype(np.uint64)
+    out: dict[str, Any] = {"s": shapes, "c": _varints(zz), "k": 10**COORD_DECIMALS}
+    if raw:
+        out["g"] = {str(i): g for i, g in raw.items()}
+    return out
 
 
 def decode_sets(text: str, counts: Sequence[int]) -> list[np.ndarray]:
@@ -140,12 +192,6 @@ def decode_sets(text: str, counts: Sequence[int]) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------------------- data
-
-
-def _geoms(geoms: Any) -> list[dict]:
-    arr = np.asarray(geoms, dtype=object)
-    arr = shapely.transform(shapely.force_2d(arr), lambda c: np.round(c, COORD_DECIMALS))
-    return [shapely.geometry.mapping(g) for g in arr]
 
 
 def _floats(values: Any) -> list[float | None]:
@@ -232,7 +278,7 @@ def whatif_data(
     ]
     if not w.enabled:
         return data
-    data["geom"] = _geoms(frame.geometry.to_numpy()) if len(frame) else []
+    data["geom"] = encode_geoms(frame.geometry.to_numpy() if len(frame) else [])
     data["pop"] = [float(v) for v in np.asarray(w.population, dtype=float).tolist()]
     data["comm"] = [int(v) for v in w.community.tolist()]
     data["comms"] = [[c, n] for c, n in zip(w.community_ids, w.community_names, strict=True)]
