@@ -333,7 +333,7 @@ function facplanWhatIfInit(C, D) {
   var layer = L.layerGroup().addTo(map);
   function markerStyle(s) {
     var on = openAt.has(s);
-    return {pane: "fpWhatIf", radius: on ? 7 : 5, weight: 2, color: on ? "#111111" : "#666666",
+    return {pane: "fpWhatIf", radius: on ? 7 : 4, weight: on ? 2 : 1.5, color: on ? "#111111" : "#666666",
             fillColor: on ? "#ff6f00" : "#ffffff", fillOpacity: on ? 0.95 : 0.75,
             className: "fp-wi-site" + (on ? " fp-wi-open" : "")};
   }
