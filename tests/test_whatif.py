@@ -679,3 +679,32 @@ def test_shared_budget_and_repeated_entries_equal_forced_runs(driver, grid_group
         cov, open_now = _state(driver)
         assert cov == _hand_coverage(res, open_now)
         _check_against_forced_run(cov, open_now, data, folder)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_skip is not None, reason=_skip or "")
+def test_a_click_on_a_single_tier_candidate_toggles_it(driver, demo):
+    data, folder, res, out = demo
+    _load(driver, out / "map.html")
+    driver.execute_script("window.facplanWhatIf.reset()")
+    plan, _ = _state(driver)
+    w = res.whatif
+    ids = res.candidates["site_id"].to_numpy()[w.sites]
+    one = [i for i, ks in enumerate(w.site_keys) if ks == ["neighbourhood_centre/all"]]
+    s = next(i for i in one
+             if driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])",
+                                      str(ids[i])) is None)
+    click = (
+        "var el = document.querySelector('.fp-wi-site[data-site=\"' + arguments[0] + '\"]');"
+        "var r = el.getBoundingClientRect();"
+        "var o = {bubbles: true, cancelable: true, clientX: r.left + r.width / 2,"
+        " clientY: r.top + r.height / 2, view: window};"
+        "['mousedown', 'mouseup', 'click'].forEach(function (t) {"
+        " el.dispatchEvent(new MouseEvent(t, o)); });"
+        "return el.getAttribute('class');")
+    cls = driver.execute_script(click, s)
+    assert "fp-wi-open" in cls
+    assert driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])",
+                                 str(ids[s])) == "neighbourhood_centre/all"
+    assert "fp-wi-open" not in driver.execute_script(click, s)
+    assert _state(driver)[0] == plan
