@@ -4,6 +4,28 @@
 function facplanWhatIfInit(C, D) {
   "use strict";
   var t0 = performance.now();
+  // every string arrives HTML-escaped (html.escape, as the map keeps user text): undo it
+  // once; from here on text reaches the page only through textContent
+  var ENT = {amp: "&", lt: "<", gt: ">", quot: '"', "#x27": "'"};
+  function unescape(v) {
+    if (typeof v === "string") {
+      return v.indexOf("&") < 0 ? v : v.replace(/&(amp|lt|gt|quot|#x27);/g, function (m, e) { return ENT[e]; });
+    }
+    if (Array.isArray(v)) {
+      for (var i = 0; i < v.length; i++) if (typeof v[i] !== "number") v[i] = unescape(v[i]);
+      return v;
+    }
+    if (v !== null && typeof v === "object") {
+      var o = {};
+      Object.keys(v).forEach(function (k) {
+        Object.defineProperty(o, unescape(k), {value: unescape(v[k]), enumerable: true,
+                                               writable: true, configurable: true});
+      });
+      return o;
+    }
+    return v;
+  }
+  D = unescape(D);
   var T = D.t, nSites = D.sites.length;
   var siteIndex = new Map();
   for (var si = 0; si < nSites; si++) {

@@ -25,6 +25,7 @@ one after the other, base64; each set's length is listed beside it.
 from __future__ import annotations
 
 import base64
+import html
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -312,7 +313,20 @@ def whatif_css() -> str:
     return _asset("whatif.css")
 
 
+def _html_escaped(obj: Any) -> Any:
+    """Every string of ``obj`` (dict keys too) HTML-escaped, as the rest of the map keeps
+    user text; the page undoes it once (``unescape`` in whatif.js) and then shows text
+    only through ``textContent``."""
+    if isinstance(obj, str):
+        return html.escape(obj, quote=True)
+    if isinstance(obj, dict):
+        return {_html_escaped(k): _html_escaped(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_html_escaped(v) for v in obj]
+    return obj
+
+
 def whatif_script(core: str, data: dict[str, Any]) -> str:
     """The page script: the panel code, then its start on the map's core object ``core``."""
     code = _asset("whatif.js").replace("</script", "<\\/script")
-    return f"{code}\nfacplanWhatIfInit({core}, {_js(data)});\n"
+    return f"{code}\nfacplanWhatIfInit({core}, {_js(_html_escaped(data))});\n"
