@@ -486,6 +486,9 @@ def test_above_max_whatif_pairs_the_panel_says_why(driver, grid, tmp_path):
     assert "max_whatif_pairs" in err
     assert sorted(driver.execute_script("return window.facplanWhatIf.open()")) == sorted(
         res.sites["site_id"])
+    first = res.sites.iloc[0]
+    assert driver.execute_script("return window.facplanWhatIf.keyOf(arguments[0])",
+                                 str(first.site_id)) == f"{first.kind}/{first.tier}"
 
 
 def test_firefox_esr_when_debian_ships_geckodriver():

@@ -123,6 +123,10 @@ function facplanWhatIfInit(C, D) {
   if (!D.enabled) {
     for (var q = 0; q < plan.length; q++) openAt.set(plan[q][0], plan[q][1]);
     api.open = idsOpen;
+    api.keyOf = function (siteId) {
+      var s = siteIndex.get(String(siteId)), k = s === undefined ? undefined : openAt.get(s);
+      return k === undefined ? null : k;
+    };
     api.toggle = off; api.coverage = off; api.exportGeoJSON = off; api.reset = off;
     api.figures = off;
     window.facplanWhatIf = api;
