@@ -269,16 +269,22 @@ def run(
             access_summary[f"{kind}/{tier}"] = summary_kt
 
     siting = SitingResult()
+    siting_in = None
     with timer.stage("optimize"):
         if candidates is not None and scenario.optimize:
-            siting = plan_sites(SitingInput(
+            siting_in = SitingInput(
                 scenario=scenario, standards=standards, routes=routes, cand_nodes=cand_nodes,
                 fac_nodes=fac_nodes, candidates=candidates, demand=demand_w, before=before,
                 facilities=facilities, communities=layers.communities,
                 exclusions=layers.exclusions,
-            ))
+            )
+            siting = plan_sites(siting_in)
             warn.extend(siting.warnings)
     chosen_rows = siting.rows
+    whatif = None
+    if siting_in is not None:
+        with timer.stage("what-if"):
+            whatif = _whatif(siting_in, kind_tiers, chosen_rows, pop, cells, layers.communities)
 
     with timer.stage("access after"):
         for kind, tier in kind_tiers:
@@ -364,7 +370,30 @@ def run(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
+        whatif=whatif,
     )
+
+
+def _whatif(
+    inp: SitingInput, kind_tiers: list, chosen_rows: list[dict], pop: np.ndarray,
+    cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None,
+) -> Any:
+    """The map's what-if payload (:mod:`facplan.whatif`), with each site's community."""
+    from facplan.whatif import build_whatif
+
+    w = build_whatif(
+        inp, kind_tiers=kind_tiers, chosen_rows=chosen_rows, population=pop,
+        community_of_cell=cells["community_id"].to_numpy(dtype=object),
+        max_pairs=inp.scenario.map.max_whatif_pairs,
+    )
+    if w is not None and communities is not None and len(w.sites):
+        w.site_community = [
+            None if c is None or c != c else str(c)
+            for c in _community_of(w.site_frame, communities)
+        ]
+    elif w is not None:
+        w.site_community = [None] * len(w.sites)
+    return w
 
 
 def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:

@@ -54,6 +54,7 @@ class Result:
     catchments: gpd.GeoDataFrame
     thresholds: dict[str, float] = field(default_factory=dict)
     exclusions: gpd.GeoDataFrame | None = None
+    whatif: Any = None  # facplan.whatif.WhatIf: the map's what-if panel (None: no panel)
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""

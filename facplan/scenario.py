@@ -486,6 +486,12 @@ class MapSpec(_Strict):
     )
     assets: Literal["inline", "cdn"] = "inline"
     max_cells: Annotated[int, Field(gt=0)] = 50_000
+    max_whatif_pairs: Annotated[int, Field(ge=0)] = Field(
+        2_000_000, description="Above this many site–cell pairs (candidates × the cells "
+        "within each tier's threshold) the map's what-if panel is off; raise it to turn it "
+        "on for large runs (the map grows by about 2 bytes per pair, plus the outline of "
+        "every candidate).",
+    )
 
 
 class OutputSpec(_Strict):

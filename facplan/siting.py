@@ -25,7 +25,7 @@ from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import OptimizeSpec, Scenario
 from facplan.standards import Standard, tier_rank
 
-__all__ = ["SitingInput", "SitingResult", "plan_sites", "serving_tiers"]
+__all__ = ["SitingInput", "SitingResult", "eligible_rows", "plan_sites", "serving_tiers"]
 
 NOT_IN_ENTRY = "not in any optimize entry"
 
@@ -103,6 +103,14 @@ def _entry_reasons(
     free = reason == ""
     reason[free & np.isin(ids, list(used))] = "chosen for another entry"
     return reason
+
+
+def eligible_rows(inp: SitingInput, spec: OptimizeSpec) -> np.ndarray:
+    """Candidate rows that ``spec`` could open when no other entry has used them: its
+    kind and tier, the minimum area, outside exclusion zones, on the network, not
+    forbidden (the what-if panel of the map)."""
+    std = inp.standards[spec.kind][spec.tier]
+    return np.flatnonzero(_entry_reasons(spec, inp, std, _static_reasons(inp), set()) == "")
 
 
 def _merge_reason(total: np.ndarray, entry: np.ndarray) -> None:

@@ -480,6 +480,7 @@ def _hexagons(
         "d": medians,
         "cov": shares,
         "agg": True,
+        "_inv": inv,  # the hexagon of each cell (for the what-if panel; not drawn)
     }
 
 
@@ -825,6 +826,7 @@ def build_map(
     assets: str = "inline",
     max_cells: int = 50_000,
     seed: int = 0,
+    whatif: Any = None,
 ) -> folium.Map:
     """Build the interactive map of a run.
 
@@ -870,6 +872,9 @@ def build_map(
         Above this many cells the cells are aggregated to at most ``max_cells`` hexagons.
     seed
         Seeds the element ids, so that equal inputs give byte-identical HTML.
+    whatif
+        A run's :class:`facplan.whatif.WhatIf` (aligned with ``demand``): adds the
+        what-if panel (:mod:`facplan.outputs.whatif`).
 
     Returns
     -------
@@ -1006,9 +1011,11 @@ def build_map(
         group.add_to(m)
 
     # ------------------------------------------------------------------ cells
+    hex_of_cell = None
     if demand_w is not None:
         if len(demand_w) > max_cells:
             cells = _hexagons(demand_w, dist_columns, thresholds, int(max_cells))
+            hex_of_cell = cells.pop("_inv")
             cells_name = _t("hexes", lang)
         else:
             cells = _cells(demand_w, dist_columns)
@@ -1075,9 +1082,26 @@ def build_map(
         _add_marker_layers(add_group, sites_w, "site_id", kind_order, colours, lang, planned=True)
 
     _Script("facplan_panel", lambda el: _PANEL_JS.format(core=core.get_name())).add_to(m)
+    if whatif is not None:
+        _add_whatif(m, core, whatif, demand, hex_of_cell, sites_w, lang)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
     _seed_ids(root, m._facplan_seed)
     return m
+
+
+def _add_whatif(
+    m: folium.Map, core: _Script, whatif: Any, demand: gpd.GeoDataFrame,
+    hex_of_cell: np.ndarray | None, sites: gpd.GeoDataFrame | None, lang: str,
+) -> None:
+    """The what-if panel's style and script (after the cells and the legend panel)."""
+    from facplan.outputs.whatif import whatif_css, whatif_data, whatif_script
+
+    geom = demand.geometry
+    keep = geom.notna().to_numpy() & ~geom.is_empty.to_numpy()
+    data = whatif_data(whatif, lang=lang, cell_rows=None if keep.all() else np.flatnonzero(keep),
+                       hex_of_row=hex_of_cell, plan_sites=sites)
+    m.get_root().header.add_child(_Text(f"<style>{whatif_css()}</style>"), name="facplan_whatif_css")
+    _Script("facplan_whatif", lambda el: whatif_script(core.get_name(), data)).add_to(m)
 
 
 def _add_marker_layers(

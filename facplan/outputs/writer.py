@@ -58,6 +58,7 @@ def build_result_map(result: Result) -> Any:
         tianditu_key=_env_or_value(spec.tianditu_key),
         assets=spec.assets,
         max_cells=spec.max_cells,
+        whatif=result.whatif,
     )
 
 
