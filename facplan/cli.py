@@ -55,16 +55,16 @@ def _run_scenario(
     offline: bool = False,
 ) -> None:
     import facplan
-    from facplan.io.atomic import check_output_dir, recover
+    from facplan.io.atomic import check_output_dir, output_lock
     from facplan.pipeline import run
 
     try:
-        recover(out_dir.absolute())  # finish or undo a run that was killed mid-swap
-        check_output_dir(out_dir.absolute(), force=force)  # refuse early, not after the work
-        scenario = facplan.load_scenario(path)
-        if offline:
-            scenario.online.offline = True
-        with warnings.catch_warnings(record=True) as caught:
+        # one writer per folder, disk checked and a killed run's swap finished, at once
+        with output_lock(out_dir), warnings.catch_warnings(record=True) as caught:
+            check_output_dir(out_dir, force=force)  # refuse early, not after the work
+            scenario = facplan.load_scenario(path)
+            if offline:
+                scenario.online.offline = True
             warnings.simplefilter("always", FacplanWarning)
             with err.status("starting…") as status:
                 result = run(scenario, progress=lambda s: status.update(f"{s}…"), cache=cache)
@@ -155,7 +155,7 @@ def split(
 
     Writes summary.json, demand.csv and sites.csv into --out (no map). Distances beyond a tier's threshold are not searched and read inf; pmedian entries are refused. How it works and why it is exact: docs/cluster.md.
     """
-    from facplan.io.atomic import check_output_dir, recover
+    from facplan.io.atomic import check_output_dir, output_lock
 
     if by not in ("auto", "community", "grid"):
         err.print(f"[bold red]error:[/] --by must be auto, community or grid, not {by!r}")
@@ -164,10 +164,9 @@ def split(
         import facplan
         from facplan.split import split_access, write_split
 
-        recover(out_dir.absolute())
-        check_output_dir(out_dir.absolute(), force=force)
-        sc = facplan.load_scenario(scenario)
-        with warnings.catch_warnings():
+        with output_lock(out_dir), warnings.catch_warnings():
+            check_output_dir(out_dir, force=force)
+            sc = facplan.load_scenario(scenario)
             warnings.simplefilter("ignore", FacplanWarning)  # reported from the result
             from contextlib import nullcontext
 
