@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from facplan._errors import FacplanWarning, InputError, caused_by_interrupt
+from facplan.escape import console_text as _plain
 
 app = typer.Typer(
     name="facplan",
@@ -46,7 +47,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         raise exc
-    err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    err.print(_plain(("error:", "bold red"), f" {exc}"), soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -75,26 +76,28 @@ def _run_scenario(
         return
     for w in caught:
         if issubclass(w.category, FacplanWarning):
-            err.print(f"[yellow]warning:[/] {w.message}", soft_wrap=True)
+            err.print(_plain(("warning:", "yellow"), f" {w.message}"), soft_wrap=True)
     _print_summary(result.summary, out_dir)
 
 
 def _print_summary(summary: dict, out_dir: Path) -> None:
     from rich.table import Table
 
-    t = Table(title=f"{summary['scenario']}: {summary['population_total']:,.0f} people")
+    t = Table(title=_plain(f"{summary['scenario']}: {summary['population_total']:,.0f} people"))
     for col in ("kind/tier", "threshold", "covered before", "after"):
         t.add_column(col)
     for key, a in summary["access"].items():
         after = a.get("after", {}).get("coverage", a["coverage"])
-        t.add_row(key, f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}", f"{after:.1%}")
+        t.add_row(_plain(key), f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}",
+                  f"{after:.1%}")
     out.print(t)
     for o in summary["optimize"]:
-        out.print(
+        out.print(_plain(
             f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
             f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"
-        )
-    out.print(f"outputs in [bold]{out_dir}[/] — open {out_dir / 'map.html'} in a browser")
+        ))
+    out.print(_plain("outputs in ", (str(out_dir), "bold"),
+                     f" — open {out_dir / 'map.html'} in a browser"))
 
 
 @app.command()
@@ -158,7 +161,8 @@ def split(
     from facplan.io.atomic import check_output_dir, output_lock
 
     if by not in ("auto", "community", "grid"):
-        err.print(f"[bold red]error:[/] --by must be auto, community or grid, not {by!r}")
+        err.print(_plain(("error:", "bold red"),
+                         f" --by must be auto, community or grid, not {by!r}"))
         raise typer.Exit(code=2)
     try:
         import facplan
@@ -183,16 +187,16 @@ def split(
         _fail(exc, debug)
         return
     for w in res["warnings"]:
-        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
-    out.print(f"{res['scenario']}: {res['population_total']:,.0f} people in "
-              f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)")
+        err.print(_plain(("warning:", "yellow"), f" {w}"), soft_wrap=True)
+    out.print(_plain(f"{res['scenario']}: {res['population_total']:,.0f} people in "
+                     f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)"))
     for key, a in res["access"].items():
-        out.print(f"{key} ({a['threshold_m']:.0f} m): {a['coverage']:.1%} → "
-                  f"{a['after']['coverage']:.1%}")
+        out.print(_plain(f"{key} ({a['threshold_m']:.0f} m): {a['coverage']:.1%} → "
+                         f"{a['after']['coverage']:.1%}"))
     for o in res["optimize"]:
-        out.print(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-                  f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})")
-    out.print(f"outputs in [bold]{out_dir}[/]")
+        out.print(_plain(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
+                         f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"))
+    out.print(_plain("outputs in ", (str(out_dir), "bold")))
 
 
 @app.command()
@@ -212,10 +216,10 @@ def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
     problems = validate_inputs(sc)
     if problems:
         for p in problems:
-            err.print(f"[bold red]error:[/] {p}", soft_wrap=True)
+            err.print(_plain(("error:", "bold red"), f" {p}"), soft_wrap=True)
         err.print(f"{len(problems)} problem(s) found")
         raise typer.Exit(code=2)
-    out.print(f"[green]ok[/]: {scenario} is valid")
+    out.print(_plain(("ok", "green"), f": {scenario} is valid"))
 
 
 @app.command()
@@ -241,18 +245,19 @@ def compare(
     except InputError as exc:
         _fail(exc, debug)
         return
-    t = Table(title=f"{c.name_a} → {c.name_b}")
+    t = Table(title=_plain(f"{c.name_a} → {c.name_b}"))
     for col in ("kind/tier", "A", "B", "change"):
         t.add_column(col)
     for _, r in c.access.iterrows():
-        t.add_row(r.kind_tier, f"{r.coverage_a:.1%}", f"{r.coverage_b:.1%}",
+        t.add_row(_plain(r.kind_tier), f"{r.coverage_a:.1%}", f"{r.coverage_b:.1%}",
                   f"{r.change * 100:+.1f} pp")
     out.print(t)
-    out.print(f"sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", [])))
-    out.print(f"sites removed ({len(c.removed)}): " + ", ".join(c.removed.get("site_id", [])))
+    out.print(_plain(f"sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", []))))
+    out.print(_plain(f"sites removed ({len(c.removed)}): "
+                     + ", ".join(c.removed.get("site_id", []))))
     if out_dir is not None:
         write_comparison(c, out_dir)
-        out.print(f"comparison written to {out_dir}")
+        out.print(_plain(f"comparison written to {out_dir}"))
 
 
 @app.command()

@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from facplan._errors import InputError
+from facplan.escape import csv_safe, md_text
 from facplan.io.atomic import is_run_dir
 
 __all__ = ["Comparison", "compare_runs"]
@@ -109,15 +110,19 @@ def _pp(x: float) -> str:
 
 def comparison_markdown(c: Comparison) -> str:
     """The comparison as a Markdown report."""
-    lines = [f"# {c.name_a} → {c.name_b}", "", "| kind/tier | A | B | change |", "|---|---|---|---|"]
+    lines = [f"# {md_text(c.name_a)} → {md_text(c.name_b)}", "",
+             "| kind/tier | A | B | change |", "|---|---|---|---|"]
     for _, r in c.access.iterrows():
-        lines.append(f"| {r.kind_tier} | {r.coverage_a:.1%} | {r.coverage_b:.1%} | {_pp(r.change)} |")
-    lines += ["", f"Sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", [])),
-              f"Sites removed ({len(c.removed)}): " + ", ".join(c.removed.get("site_id", []))]
+        lines.append(f"| {md_text(r.kind_tier)} | {r.coverage_a:.1%} | {r.coverage_b:.1%} | "
+                     f"{_pp(r.change)} |")
+    lines += ["", f"Sites added ({len(c.added)}): "
+              + ", ".join(map(md_text, c.added.get("site_id", []))),
+              "", f"Sites removed ({len(c.removed)}): "
+              + ", ".join(map(md_text, c.removed.get("site_id", [])))]
     if len(c.communities):
         lines += ["", "| community | kind/tier | A | B | change |", "|---|---|---|---|---|"]
         for _, r in c.communities.iterrows():
-            lines.append(f"| {r['name']} | {r.kind_tier} | {r.coverage_a:.1%} | "
+            lines.append(f"| {md_text(r['name'])} | {md_text(r.kind_tier)} | {r.coverage_a:.1%} | "
                          f"{r.coverage_b:.1%} | {_pp(r.change)} |")
     return "\n".join(lines) + "\n"
 
@@ -131,7 +136,7 @@ def write_comparison(c: Comparison, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.md").write_text(comparison_markdown(c), encoding="utf-8")
     table = pd.concat([c.access.assign(community_id="", name="(all)"), c.communities])
-    table.to_csv(out / "compare.csv", index=False, float_format="%.4f")
+    csv_safe(table).to_csv(out / "compare.csv", index=False, float_format="%.4f")
     pts = pd.concat([c.added.geometry, c.removed.geometry]) if len(c.added) + len(c.removed) else None
     geo = c.communities_geo
     bounds = (geo.total_bounds if geo is not None else
