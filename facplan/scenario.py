@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from facplan._errors import InputError
+from facplan.safe_yaml import read_yaml
 from facplan.standards import DEFAULT_WALK_SPEED_M_S, Standard, resolve_standards
 
 __all__ = [
@@ -781,35 +781,19 @@ def _check_optimize(scenario: Scenario, standards: dict, problems: list[str]) ->
 
 
 def read_scenario_yaml(path: Path) -> Any:
-    """The raw content of a scenario YAML file (``yaml.safe_load``: no Python tags).
+    """The raw content of a scenario YAML file (:func:`facplan.safe_yaml.read_yaml`: no
+    Python tags, no duplicate keys, limits on size, nesting and aliases).
 
     Raises
     ------
     InputError
-        Missing, unreadable, empty or not valid YAML (with line and column).
+        Missing, unreadable, empty, too large or not valid YAML (with line and column),
+        or a key given twice (with both lines).
     """
     path = Path(path)
     if not path.exists():
         raise InputError("scenario file not found", file=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the scenario file ({exc})", file=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(
-            f"not valid YAML{where}: YAML tags such as '!!python/...' are not allowed "
-            f"({getattr(exc, 'problem', '')})",
-            file=str(path),
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", file=str(path)) from None
+    data = read_yaml(path)
     if data is None:
         raise InputError("the scenario file is empty", file=str(path))
     return data
