@@ -238,9 +238,11 @@ def compare(
     """
     from rich.table import Table
 
-    from facplan.compare import compare_runs, write_comparison
+    from facplan.compare import compare_runs, pct, pp, write_comparison
 
     try:
+        if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+            raise InputError("--out names a file, not a folder", file=str(out_dir))
         c = compare_runs(run_a, run_b)
     except InputError as exc:
         _fail(exc, debug)
@@ -249,14 +251,19 @@ def compare(
     for col in ("kind/tier", "A", "B", "change"):
         t.add_column(col)
     for _, r in c.access.iterrows():
-        t.add_row(_plain(r.kind_tier), f"{r.coverage_a:.1%}", f"{r.coverage_b:.1%}",
-                  f"{r.change * 100:+.1f} pp")
+        t.add_row(_plain(r.kind_tier), pct(r.coverage_a), pct(r.coverage_b), pp(r.change))
     out.print(t)
     out.print(_plain(f"sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", []))))
     out.print(_plain(f"sites removed ({len(c.removed)}): "
                      + ", ".join(c.removed.get("site_id", []))))
+    out.print(_plain(f"sites that moved tier ({len(c.moved)}): " + ", ".join(
+        f"{r.site_id} ({r.kind} {r.tier_a} → {r.tier_b})" for r in c.moved.itertuples())))
     if out_dir is not None:
-        write_comparison(c, out_dir)
+        try:
+            write_comparison(c, out_dir)
+        except InputError as exc:
+            _fail(exc, debug)
+            return
         out.print(_plain(f"comparison written to {out_dir}"))
 
 

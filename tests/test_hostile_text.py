@@ -276,7 +276,8 @@ def _assert_nothing_ran(driver) -> None:
 def _popups(driver, selector: str) -> list[str]:
     texts = []
     for el in driver.find_elements("css selector", selector):
-        driver.execute_script("arguments[0].click()", el)
+        driver.execute_script(
+            "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", el)
         prev = texts[-1] if texts else ""
         js = ("var p = document.querySelector('.leaflet-popup-content');"
               "return p && p.innerText !== arguments[0] ? p.innerText : '';")
@@ -302,3 +303,34 @@ def test_map_html_runs_nothing_and_shows_every_name(hostile, driver):
     page = (hostile["folder"] / "a" / "map.html").read_text(encoding="utf-8")
     data_names = json.dumps(CORPUS[1])[1:-1]
     assert data_names not in page  # never raw in the page source, only escaped
+
+
+@pytest.mark.browser
+def test_compare_html_runs_nothing_and_shows_every_name(hostile, driver):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = hostile["folder"] / "cmp" / "compare.html"
+    driver.get(page.as_uri())
+    _wait(driver, "return document.querySelectorAll('.fp-cmp-site').length", "no markers")
+    _assert_nothing_ran(driver)
+    texts = _words(" ".join(_popups(driver, ".fp-cmp-site")))
+    for sid in CORPUS[6:]:  # removed in b
+        assert _words(sid) in texts
+    # every community's tooltip: hover each boundary
+    tips = []
+    for i in range(N):
+        driver.execute_script(
+            "var p = document.querySelectorAll('.leaflet-overlay-pane path')[arguments[0]];"
+            "p.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: 5, clientY: 5}));",
+            i)
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+            "return document.querySelector('.leaflet-tooltip') !== null"))
+        tips.append(driver.execute_script(
+            "return document.querySelector('.leaflet-tooltip').innerText"))
+        driver.execute_script(
+            "var p = document.querySelectorAll('.leaflet-overlay-pane path')[arguments[0]];"
+            "p.dispatchEvent(new MouseEvent('mouseout', {bubbles: true}));", i)
+    for name in CORPUS:
+        assert any(_words(name) in _words(t) for t in tips), name[:40]
+    _assert_nothing_ran(driver)
+    assert CORPUS[1] not in page.read_text(encoding="utf-8")
