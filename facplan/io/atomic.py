@@ -22,6 +22,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,8 +46,10 @@ MARKER = ".facplan-run"
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
                 errno.EPERM}
 
-#: Locks this process holds, by resolved output folder: ``(fd, lock path, depth)``.
-_HELD: dict[Path, list] = {}
+#: Locks this process holds, by (resolved output folder, thread): ``[fd, lock path, depth]``.
+#: Re-entry is per thread: another thread of the same process is a second writer (its own
+#: ``flock`` on another open file conflicts) and is refused like another process.
+_HELD: dict[tuple[Path, int], list] = {}
 
 
 def _tmp_prefix(final: Path) -> str:
@@ -177,7 +180,7 @@ def _acquire(final: Path) -> tuple[int, Path]:
 def output_lock(final: str | Path) -> Iterator[Path]:
     """Hold the one-writer lock of output folder ``final``; yield the real folder.
 
-    Re-entrant within one process. On entry the parent folder is created, its disk is
+    Re-entrant within one thread. On entry the parent folder is created, its disk is
     checked for writability, and a swap that a killed run left half done is finished
     or undone (:func:`recover`).
 
@@ -187,7 +190,8 @@ def output_lock(final: str | Path) -> Iterator[Path]:
         Another run holds the lock, or the output disk is not writable.
     """
     real = resolve_out(final)
-    held = _HELD.get(real)
+    me = (real, threading.get_ident())
+    held = _HELD.get(me)
     if held is not None:
         held[2] += 1
         try:
@@ -202,7 +206,7 @@ def output_lock(final: str | Path) -> Iterator[Path]:
         if exc.errno in _DISK_ERRNOS:
             raise disk_error(exc, real.parent) from None
         raise
-    _HELD[real] = [fd, lock, 1]
+    _HELD[me] = [fd, lock, 1]
     try:
         try:
             recover(real)
@@ -213,7 +217,7 @@ def output_lock(final: str | Path) -> Iterator[Path]:
             raise
         yield real
     finally:
-        del _HELD[real]
+        del _HELD[me]
         try:
             os.unlink(lock)  # while still holding it: a waiting run retries on the new file
         except OSError:
