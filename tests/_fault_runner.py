@@ -3,7 +3,7 @@
 Usage: ``python tests/_fault_runner.py POINT FD facplan-args...``
 
 ``POINT`` is ``none``, ``compute`` (as the pipeline starts, after the output lock is
-taken), ``swap`` (outputs complete, before the first rename of the swap) or ``mid-swap``
+taken), ``write`` (writing: summary.json written, the GeoJSON files not yet), ``swap`` (outputs complete, before the first rename of the swap) or ``mid-swap``
 (between the two renames). At that point the process writes ``paused POINT\\n`` to file
 descriptor ``FD`` (a pipe the test reads) and stops itself; the test resumes it with
 SIGCONT or kills it. Sequencing by pipe and SIGSTOP, never by sleeping.
@@ -34,6 +34,17 @@ def main() -> None:
             return real_run(*args, **kwargs)
 
         pipeline.run = run
+    elif point == "write":
+        import facplan.outputs.writer as writer
+
+        real_write = writer.write_geojson
+
+        def write_geojson(*args, **kwargs):
+            _pause(point, fd)  # summary.json is in the temporary, demand.geojson not yet
+            writer.write_geojson = real_write
+            return real_write(*args, **kwargs)
+
+        writer.write_geojson = write_geojson
     elif point in ("swap", "mid-swap"):
         real_rename = atomic._rename
         calls = []

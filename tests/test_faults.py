@@ -132,7 +132,7 @@ def earlier(city, tmp_path) -> Path:
 # --------------------------------------------------------------------------- one writer
 
 
-@pytest.mark.parametrize("point", ["compute", "swap", "mid-swap"])
+@pytest.mark.parametrize("point", ["compute", "write", "swap", "mid-swap"])
 def test_second_run_stops_at_once_and_touches_nothing(city, earlier, point):
     """A works (computing, paused between its write and its swap, or between the two
     renames of the swap); B into the same folder exits 2 at once and changes nothing;
@@ -162,7 +162,8 @@ def test_runs_one_after_the_other_both_succeed(city, earlier):
 
 
 @pytest.mark.parametrize(("point_a", "point_b"),
-                         [("mid-swap", "swap"), ("swap", "mid-swap"), ("compute", "mid-swap")])
+                         [("mid-swap", "swap"), ("swap", "mid-swap"), ("compute", "mid-swap"),
+                          ("write", "write"), ("mid-swap", "write")])
 def test_kill_9_of_both_runs(city, earlier, point_a, point_b):
     """kill -9 of A and then of B at the named points: after each kill and each next
     start the folder holds a complete run (the earlier one or a new one), and a last
@@ -304,3 +305,26 @@ def test_read_only_folder_is_found_before_the_computation(city, earlier):
         out.parent.chmod(0o755)
     assert r.returncode == 2 and "not writable" in r.stderr, r.stderr
     assert _snapshot(out) == before
+
+
+def test_disk_already_full_is_found_before_the_computation(city, tmpfs):
+    out = tmpfs / "out"
+    shutil.copytree(city["folder"] / "ref_v2", out)
+    before = _snapshot(out)
+    fd = os.open(tmpfs / "filler", os.O_WRONLY | os.O_CREAT)
+    try:  # fill it to the last byte (unbuffered writes)
+        for size in (1 << 16, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    run = Paused("compute", "run", city["v1"], "--out", out)
+    assert not run.reached(), "the run started computing on a full disk"
+    r = run.finish()
+    assert r.returncode == 2 and "the disk is full" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert _snapshot(out) == before
+    assert _strays(tmpfs, "out") == []
