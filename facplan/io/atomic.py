@@ -33,6 +33,7 @@ __all__ = [
     "MARKER",
     "atomic_output_dir",
     "check_output_dir",
+    "disk_error",
     "is_run_dir",
     "output_lock",
     "recover",
