@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 ## Run the embedded offline demo; writes maps/demo/map.html and the other outputs.
+## `facplan demo` builds its inputs in the cache folder (it never writes into the
+## package); data/demo is built here too, for `facplan run scenarios/demo.yaml`.
 demo: $(STAMP)
+	$(BIN)/python -m facplan.demo
 	$(BIN)/facplan demo --out maps/demo
 
 ## Debian's chromium + chromedriver for the real-browser map tests.

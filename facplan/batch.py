@@ -456,6 +456,8 @@ def batch_command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from facplan.escape import console_text
+
     err = Console(stderr=True, highlight=False)
     if workers is not None and scheduler is not None:
         err.print("[bold red]error:[/] --workers is for the local cluster; the cluster "
@@ -470,10 +472,12 @@ def batch_command(
     def report(rec: dict, done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
         if rec["status"] == "ok":
-            bar.console.print(f"[green]ok[/]     {rec['name']} ({rec['seconds']:.1f} s)")
+            bar.console.print(console_text(("ok", "green"),
+                                           f"     {rec['name']} ({rec['seconds']:.1f} s)"))
         else:
             first = (rec.get("error") or "").splitlines()[0] if rec.get("error") else ""
-            bar.console.print(f"[red]failed[/] {rec['name']}: {first}", soft_wrap=True)
+            bar.console.print(console_text(("failed", "red"), f" {rec['name']}: {first}"),
+                              soft_wrap=True)
 
     try:
         with bar:
@@ -484,15 +488,15 @@ def batch_command(
     except InputError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err.print(console_text(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         raise typer.Exit(code=2) from None
     meta = doc["batch"]
     out = Console(highlight=False)
-    out.print(
+    out.print(console_text(
         f"{meta['ok']} of {meta['runs']} runs ok, {meta['failed']} failed "
         f"({meta['seconds']:.1f} s on {meta['scheduler']}); see {Path(out_dir) / BATCH_FILE}"
-    )
+    ))
     if (Path(out_dir) / SWEEP_CSV).exists():
-        out.print(f"sweep: {Path(out_dir) / SWEEP_CSV}, {Path(out_dir) / SWEEP_PNG}")
+        out.print(console_text(f"sweep: {Path(out_dir) / SWEEP_CSV}, {Path(out_dir) / SWEEP_PNG}"))
     if meta["failed"]:
         raise typer.Exit(code=1)

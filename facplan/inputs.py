@@ -28,6 +28,7 @@ from facplan.io import (
 )
 from facplan.io.postgis import read_source, source_name
 from facplan.io.vector import require_unique_ids
+from facplan.plausible import check_population_total
 from facplan.scenario import Scenario
 
 __all__ = ["Layers", "load_layers", "RESIDENTIAL_LAND"]
@@ -227,6 +228,9 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             "the same area and have the right CRS",
             file=where,
         )
+    check_population_total(
+        cells["population"], study_area=True,
+        file=source_name(spec) if spec.dasymetric is None else "population")
 
     facilities = _facilities(scenario, standards, crs, pbf, warn)
     candidates = _candidates(scenario, standards, crs, pbf, cells, warn)

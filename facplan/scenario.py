@@ -7,11 +7,11 @@ loading is reported at once in one :class:`~facplan.InputError`.
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from facplan._errors import InputError
+from facplan.safe_yaml import read_yaml
 from facplan.standards import DEFAULT_WALK_SPEED_M_S, Standard, resolve_standards
 
 __all__ = [
@@ -48,8 +49,14 @@ __all__ = [
 ]
 
 
+#: The one environment variable that ``map.tianditu_key: $FACPLAN_TIANDITU_KEY`` reads.
+TIANDITU_KEY_ENV = "FACPLAN_TIANDITU_KEY"
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
+    # no float key can be infinite or NaN (a threshold, snap distance or speed of .inf)
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True,
+                              allow_inf_nan=False)
 
 
 def _resolve(value: Any, info: ValidationInfo) -> Path:
@@ -474,6 +481,12 @@ class MapSpec(_Strict):
     def _key(self) -> MapSpec:
         if self.tiles == "tianditu" and not self.tianditu_key:
             raise ValueError("tiles 'tianditu' needs 'tianditu_key'")
+        key = self.tianditu_key
+        if key and key.startswith("$") and key != "$" + TIANDITU_KEY_ENV:
+            raise ValueError(
+                f"'tianditu_key' reads the environment only as '${TIANDITU_KEY_ENV}' (not "
+                f"{key!r}): a scenario must not copy other environment variables into map.html"
+            )
         return self
 
     lang: Literal["en", "zh"] = Field("en", description="Primary language of map labels.")
@@ -481,8 +494,8 @@ class MapSpec(_Strict):
         "osm", description="Base map tiles; 'tianditu' (天地图) needs 'tianditu_key'."
     )
     tianditu_key: str | None = Field(
-        None, description="Tianditu API key, or the name of an environment variable holding "
-        "it written as '$NAME'."
+        None, description="Tianditu API key, or '$FACPLAN_TIANDITU_KEY' to read it from "
+        "that environment variable (no other variable is read)."
     )
     assets: Literal["inline", "cdn"] = "inline"
     max_cells: Annotated[int, Field(gt=0)] = 50_000
@@ -516,6 +529,17 @@ class StandardOverride(_Strict):
 
 class Scenario(_Strict):
     """A facplan scenario (see DESIGN.md, *Scenario file*)."""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        bad = sorted({f"U+{ord(ch):04X}" for ch in v if unicodedata.category(ch) == "Cc"})
+        if bad:
+            raise ValueError("the name must be one line of text, without line breaks or "
+                             f"control characters (found {', '.join(bad)})")
+        if not v:
+            raise ValueError("the name must not be empty")
+        return v
 
     name: str = Field(description="Scenario name, used in outputs.")
     crs: int | str = Field("auto", description="EPSG code of a projected CRS, or 'auto' (local UTM).")
@@ -780,35 +804,19 @@ def _check_optimize(scenario: Scenario, standards: dict, problems: list[str]) ->
 
 
 def read_scenario_yaml(path: Path) -> Any:
-    """The raw content of a scenario YAML file (``yaml.safe_load``: no Python tags).
+    """The raw content of a scenario YAML file (:func:`facplan.safe_yaml.read_yaml`: no
+    Python tags, no duplicate keys, limits on size, nesting and aliases).
 
     Raises
     ------
     InputError
-        Missing, unreadable, empty or not valid YAML (with line and column).
+        Missing, unreadable, empty, too large or not valid YAML (with line and column),
+        or a key given twice (with both lines).
     """
     path = Path(path)
     if not path.exists():
         raise InputError("scenario file not found", file=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the scenario file ({exc})", file=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(
-            f"not valid YAML{where}: YAML tags such as '!!python/...' are not allowed "
-            f"({getattr(exc, 'problem', '')})",
-            file=str(path),
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", file=str(path)) from None
+    data = read_yaml(path)
     if data is None:
         raise InputError("the scenario file is empty", file=str(path))
     return data

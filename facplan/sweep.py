@@ -389,7 +389,9 @@ def write_sweep_outputs(records: list[dict], out_dir: str | Path) -> tuple[Path,
     out = Path(out_dir)
     csv_path, png_path = out / SWEEP_CSV, out / SWEEP_PNG
     tmp = out / f".{SWEEP_CSV}.tmp"
-    table.to_csv(tmp, index=False, float_format="%.10g", encoding="utf-8")
+    from facplan.escape import csv_safe
+
+    csv_safe(table).to_csv(tmp, index=False, float_format="%.10g", encoding="utf-8")
     os.replace(tmp, csv_path)
     _sweep_plot(records, png_path)
     return csv_path, png_path

@@ -75,3 +75,29 @@ def test_recover_restores_old_when_new_incomplete(tmp_path):
     recover(out)
     assert (out / "a.txt").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_lock_refuses_a_second_writer_and_reenters_in_one_thread(tmp_path):
+    import threading
+
+    from facplan.io.atomic import output_lock
+
+    out = tmp_path / "run"
+    errors = []
+
+    def other_writer():
+        try:
+            with atomic_output_dir(out):
+                pass
+        except InputError as exc:
+            errors.append(str(exc))
+
+    with output_lock(out):
+        with atomic_output_dir(out) as tmp:  # the same run re-enters its own lock
+            (tmp / "a.txt").write_text("one")
+            t = threading.Thread(target=other_writer)
+            t.start()
+            t.join()
+    assert len(errors) == 1 and "another facplan run is writing" in errors[0]
+    assert _files(out) == {MARKER: "complete\n", "a.txt": "one"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # lock file gone

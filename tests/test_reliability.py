@@ -184,16 +184,20 @@ def _interrupt(long_run: dict, sig: int, phase: str) -> subprocess.CompletedProc
     ``phase="write"``: as soon as the temporary output folder appears.
     """
     out = long_run["out"]
-    tmp = out.parent / f".{out.name}.facplan-tmp"
+    def tmp_exists() -> bool:
+        return any(out.parent.glob(f".{out.name}.facplan-tmp-*"))
+
     t0 = time.monotonic()
     proc = _start(long_run["v2"], out)
     if phase == "compute":
         half = 0.5 * long_run["seconds"]
-        _kill_when(proc, sig, lambda: time.monotonic() - t0 >= half or tmp.exists())
+        _kill_when(proc, sig, lambda: time.monotonic() - t0 >= half or tmp_exists())
     else:
-        _kill_when(proc, sig, tmp.exists, settle_s=0.02)  # a few files in the temporary
+        _kill_when(proc, sig, tmp_exists, settle_s=0.02)  # a few files in the temporary
     stdout, stderr = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    done.pid = proc.pid  # type: ignore[attr-defined]
+    return done
 
 
 @pytest.mark.parametrize("phase", ["compute", "write"])
@@ -216,8 +220,11 @@ def test_sigkill_while_writing_keeps_earlier_run(long_run):
     if not _strays(out.parent) and (out / MARKER).is_file() and _snapshot(out) != before:
         pytest.skip("the run finished swapping its outputs in before the signal")
     assert _snapshot(out) == before
-    # killed mid-write: the half-written temporary stays until the next start
-    assert _strays(out.parent) == [f".{out.name}.facplan-tmp"]
+    # killed mid-write: the half-written temporary (named after the run's pid) and the
+    # released lock file stay until the next start
+    strays = _strays(out.parent)
+    assert len(strays) == 2 and strays[0] == f".{out.name}.facplan-lock", strays
+    assert strays[1].startswith(f".{out.name}.facplan-tmp-{r.pid}-"), strays
 
 
 def test_next_run_after_kill_cleans_up_and_is_reproducible(long_run):
@@ -292,8 +299,9 @@ def test_failure_while_writing_keeps_earlier_run(town, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FacplanWarning)
         result = facplan.run(facplan.load_scenario(write_scenario(folder, data)))
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(InputError, match="the disk is full") as info:
         result.write(out)
+    assert str(out) in str(info.value) and "nothing was replaced" in str(info.value)
     assert _snapshot(out) == before
     assert _strays(folder) == []
 

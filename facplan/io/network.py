@@ -26,6 +26,7 @@ import numpy as np
 
 from facplan._errors import InputError
 from facplan.network import Graph, graph_from_edges, project_lonlat, projected_crs
+from facplan.plausible import check_edge_lengths_are_metres, check_node_coordinates
 
 if TYPE_CHECKING:
     from facplan.scenario import NetworkSpec, OnlineSpec
@@ -165,6 +166,7 @@ def read_graphml(path: str | Path, *, crs: str) -> Graph:
         raise InputError(
             "every node needs numeric 'x' and 'y' attributes", file=str(path), field="x/y"
         ) from None
+    check_node_coordinates(nx_, ny_, keys, file=str(path))
     src_crs = g.graph.get("crs")
     if src_crs is None:
         if np.all(np.abs(nx_) <= 180) and np.all(np.abs(ny_) <= 90):
@@ -197,6 +199,9 @@ def read_graphml(path: str | Path, *, crs: str) -> Graph:
             field="length",
             rows=[b + 1 for b in bad],
         )
+    lon, lat = project_lonlat(nx_, ny_, src_crs, "EPSG:4326")
+    check_edge_lengths_are_metres(lon, lat, np.asarray(eu, dtype=np.int64),
+                                  np.asarray(ev, dtype=np.int64), np.asarray(el), file=str(path))
     ids = np.arange(len(keys), dtype=np.int64)
     try:
         tmp = graph_from_edges(

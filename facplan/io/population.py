@@ -14,6 +14,7 @@ from facplan.io.vector import (
     numeric_field,
     require_fields,
 )
+from facplan.plausible import check_cell_geometries, check_population_total
 from facplan.scenario import PopulationSpec
 
 __all__ = ["read_population"]
@@ -64,6 +65,8 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
                 file=where, field=g, rows=(np.flatnonzero(over) + 1).tolist(),
             )
     out = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs)
+    check_cell_geometries(out.geom_type, file=where)
+    check_population_total(out["population"], file=where)
     if spec.coords != "wgs84":
         from facplan.io.coords import convert_points
 

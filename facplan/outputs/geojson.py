@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from facplan.escape import csv_safe
+
 __all__ = ["write_geojson", "write_csv", "write_json", "clean_value", "round_values"]
 
 COORD_DECIMALS = 7
@@ -138,5 +140,5 @@ def write_geojson(path: Path, gdf: gpd.GeoDataFrame) -> None:
 def write_csv(path: Path, df: pd.DataFrame) -> None:
     """Write a table (without geometry) as UTF-8 CSV with a byte-order mark (so Excel on
     Chinese Windows reads the names right) and fixed float formatting."""
-    df = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
+    df = csv_safe(pd.DataFrame(df).drop(columns=["geometry"], errors="ignore"))  # no formulas
     df.to_csv(path, index=False, float_format=f"%.{VALUE_DECIMALS}f", encoding="utf-8-sig")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facplan.escape import md_code, md_text
+
 if TYPE_CHECKING:
     from facplan.result import Result
 
@@ -271,7 +273,7 @@ def write_report(path: Path, result: Result) -> None:
     """Write ``report.md``: inputs, coverage before/after, chosen sites, communities."""
     s = result.summary
     lines = [
-        f"# {s['scenario']}",
+        f"# {md_text(s['scenario'])}",
         "",
         f"- CRS: {s['crs']}; population {s['population_total']:,.0f} in {s['cells']:,} cells",
         f"- walking network: {s['network']['nodes']:,} nodes, {s['network']['edges']:,} edges",
@@ -282,7 +284,7 @@ def write_report(path: Path, result: Result) -> None:
         "|---|---|---|",
     ]
     for key, f in s["inputs"].items():
-        lines.append(f"| {key} | `{Path(f['path']).name}` | `{f['sha256'][:12]}` |")
+        lines.append(f"| {md_text(key)} | {md_code(Path(f['path']).name)} | `{f['sha256'][:12]}` |")
     lines += _estimate_lines(s.get("population_estimate"))
     lines += [
         "",
@@ -294,14 +296,15 @@ def write_report(path: Path, result: Result) -> None:
     for key, a in s["access"].items():
         after = a.get("after", {})
         lines.append(
-            f"| {key} | {a['threshold_m']:.0f} m | {_pct(a['coverage'])} | "
+            f"| {md_text(key)} | {a['threshold_m']:.0f} m | {_pct(a['coverage'])} | "
             f"{_pct(after.get('coverage'))} | {a['mean_m']:.0f} m | "
             f"{a['unreachable_population']:,.0f} |"
         )
     lines += ["", "## New sites", ""]
     for o in s["optimize"]:
         lines.append(
-            f"- **{o['kind']}/{o['tier']}** ({o['model']}): {len(o['selected'])} sites, "
+            f"- **{md_text(o['kind'])}/{md_text(o['tier'])}** ({o['model']}): "
+            f"{len(o['selected'])} sites, "
             f"+{o['objective']:,.0f} people, bound {o['bound']:,.0f}, gap {o['gap']:.2%}"
         )
     if len(result.sites):
@@ -309,8 +312,9 @@ def write_report(path: Path, result: Result) -> None:
                   "|---|---|---|---|---|---|"]
         for _, r in result.sites.iterrows():  # entry by entry, in rank order
             lines.append(
-                f"| {r['rank']} | {r['site_id']} | {r['kind']}/{r['tier']} | "
-                f"{r['marginal_population']:,.0f} | {r['cost']:,.0f} | {r['community_id'] or ''} |"
+                f"| {r['rank']} | {md_text(r['site_id'])} | {md_text(r['kind'])}/"
+                f"{md_text(r['tier'])} | {r['marginal_population']:,.0f} | {r['cost']:,.0f} | "
+                f"{md_text(r['community_id'] or '')} |"
             )
     if result.communities is not None:
         cols = [c for c in result.communities.columns if c.startswith("coverage_")]
@@ -320,10 +324,10 @@ def write_report(path: Path, result: Result) -> None:
         for _, r in result.communities.iterrows():
             cells = " | ".join(_pct(r[c]) for c in cols)
             lines.append(
-                f"| {r['name']} ({r['community_id']}) | {r['population']:,.0f} | {cells} | "
-                f"{r['gaps']} |"
+                f"| {md_text(r['name'])} ({md_text(r['community_id'])}) | "
+                f"{r['population']:,.0f} | {cells} | {md_text(r['gaps'])} |"
             )
     if s["warnings"]:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in s["warnings"]]
+        lines += ["", "## Warnings", ""] + [f"- {md_text(w)}" for w in s["warnings"]]
     lines += ["", "![coverage curve](coverage_curve.png)", ""]
     Path(path).write_text("\n".join(lines), encoding="utf-8")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facplan._errors import InputError
 from facplan.io.atomic import atomic_output_dir
 from facplan.keys import CANDIDATE_COLUMNS, SITE_COLUMNS
 from facplan.outputs.geojson import clean_value, write_csv, write_geojson, write_json
@@ -27,11 +28,21 @@ _LAYERS = ("demand", "sites", "candidates", "communities", "facilities", "catchm
 
 
 def _env_or_value(value: str | None) -> str | None:
-    """``$NAME`` reads the environment variable NAME (keys stay out of scenario files)."""
+    """``$FACPLAN_TIANDITU_KEY`` reads that environment variable (keys stay out of
+    scenario files); no other variable is ever read."""
+    from facplan.scenario import TIANDITU_KEY_ENV
+
     if value and value.startswith("$"):
         import os
 
-        return os.environ.get(value[1:])
+        if value != "$" + TIANDITU_KEY_ENV:
+            raise InputError(f"'map.tianditu_key' may read only ${TIANDITU_KEY_ENV}",
+                             field="map.tianditu_key")
+        key = os.environ.get(TIANDITU_KEY_ENV)
+        if not key:
+            raise InputError(f"'map.tianditu_key' is ${TIANDITU_KEY_ENV}, but that "
+                             "environment variable is not set", field="map.tianditu_key")
+        return key
     return value
 
 
