@@ -17,6 +17,7 @@ from pyproj import CRS
 
 from facplan._errors import InputError
 from facplan.cells import clip_to_communities
+from facplan.entry import EntryPoints
 from facplan.io import (
     choose_crs,
     read_candidates,
@@ -60,6 +61,9 @@ class Layers:
     candidates: gpd.GeoDataFrame | None
     exclusions: gpd.GeoDataFrame | None
     warnings: list[str] = field(default_factory=list)
+    entries: dict[str, EntryPoints] = field(default_factory=dict)
+    """Given entrances by layer (``cells``, ``facilities``, ``candidates``): rows of that
+    layer and projected x/y (see :mod:`facplan.entry`)."""
 
 
 class _Pbf:
@@ -87,6 +91,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     """
     pbf = _Pbf()
     warn: list[str] = []
+    entries: dict[str, EntryPoints] = {}
     default_pbf = scenario.osm_file
 
     # communities first: they bound rasters and carry dasymetric totals
@@ -179,8 +184,23 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             )
     else:
         pop = raw_pop
+    pop_entrances = None
+    if spec.entrances is not None:
+        from facplan.io.entrances import match_owners, read_entrances
+
+        pop_entrances = read_entrances(spec.entrances, key="population.entrances")
+        owner_pos = match_owners(
+            pop_entrances, pop["cell_id"].to_numpy(), what="population cells",
+            field=spec.entrances.owner_field, key="population.entrances.owner_field",
+        )
+        pop = pop.assign(_owner=np.arange(len(pop)).astype(str).astype(object))
     cells = to_projected(pop, crs)
     cells, outside = clip_to_communities(cells, communities)
+    if pop_entrances is not None:
+        from facplan.io.entrances import cell_entries
+
+        entries["cells"] = cell_entries(cells, pop_entrances, owner_pos, communities, crs=crs)
+        cells = cells.drop(columns="_owner")
     if outside["cells"] or outside["population"] >= 0.5:
         warn.append(
             f"{outside['cells']} population cells ({outside['population']:.0f} people) lie "
@@ -194,8 +214,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             file=where,
         )
 
-    facilities = _facilities(scenario, standards, crs, pbf, warn)
-    candidates = _candidates(scenario, standards, crs, pbf, cells, warn)
+    facilities = _facilities(scenario, standards, crs, pbf, warn, entries)
+    candidates = _candidates(scenario, standards, crs, pbf, cells, warn, entries)
     exclusions = None
     if scenario.exclusions:
         parts = []
@@ -208,7 +228,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             parts.append(gpd.GeoDataFrame({"name": names}, geometry=g.geometry.values,
                                           crs=g.crs).to_crs(crs))
         exclusions = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
-    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn)
+    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn, entries)
 
 
 def _online_area(scenario: Scenario) -> Any:
@@ -239,9 +259,11 @@ def _warn_osm_leftovers(
 
 
 def _facilities(
-    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, warn: list[str]
+    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, warn: list[str],
+    entries: dict[str, EntryPoints] | None = None,
 ) -> gpd.GeoDataFrame:
     parts = []
+    given: list[EntryPoints] = []
     for i, src in enumerate(scenario.facilities):
         if src.path is not None or src.postgis is not None:
             f = read_facilities([src], standards, first_index=i)
@@ -260,7 +282,16 @@ def _facilities(
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
         f["_src"] = source_name(src) if src.osm is None else f"facilities.{i}.osm"
         f["_row"] = np.arange(1, len(f) + 1)
+        if src.entrances is not None:
+            from facplan.io.entrances import site_entries
+
+            given.append(site_entries(
+                src.entrances, f["facility_id"].to_numpy(), key=f"facilities.{i}.entrances",
+                crs=crs, offset=sum(len(p) for p in parts), what=f"facilities of facilities.{i}",
+            ))
         parts.append(f)
+    if given and entries is not None:
+        entries["facilities"] = _concat_entries(given)
     if not parts:
         return gpd.GeoDataFrame(
             {"facility_id": [], "kind": [], "tier": [], "area_m2": []}, geometry=[], crs=crs
@@ -294,13 +325,19 @@ def _osm_features(scenario: Scenario, src: Any, key: str, pbf: _Pbf) -> gpd.GeoD
     return read_osm_features(pbf(src.osm_file or scenario.osm_file), src.osm, source=source)
 
 
+def _concat_entries(parts: list[EntryPoints]) -> EntryPoints:
+    return EntryPoints(*(np.concatenate([getattr(p, k) for p in parts])
+                         for k in ("row", "x", "y")))
+
+
 def _candidates(
     scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, cells: gpd.GeoDataFrame,
-    warn: list[str],
+    warn: list[str], entries: dict[str, EntryPoints] | None = None,
 ) -> gpd.GeoDataFrame | None:
     if not scenario.candidates:
         return None
     parts = []
+    given: list[EntryPoints] = []
     for i, spec in enumerate(scenario.candidates):
         if spec.path is not None or spec.postgis is not None:
             cand = read_candidates(spec, standards)
@@ -350,7 +387,16 @@ def _candidates(
 
             cand = osm_candidates(pbf(spec.osm_file or scenario.osm_file), crs=crs).to_crs(4326)
             cand["capacity"] = np.nan
+        if spec.entrances is not None:
+            from facplan.io.entrances import site_entries
+
+            given.append(site_entries(
+                spec.entrances, cand["site_id"].to_numpy(), key=f"candidates.{i}.entrances",
+                crs=crs, offset=sum(len(p) for p in parts), what=f"candidates of candidates.{i}",
+            ))
         parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]])
+    if given and entries is not None:
+        entries["candidates"] = _concat_entries(given)
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
     dup = out["site_id"].duplicated(keep=False)
     if dup.any():

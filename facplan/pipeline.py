@@ -22,7 +22,6 @@ import shapely
 from facplan import access, network
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
-from facplan.cells import cell_points
 from facplan.inputs import Layers, load_layers
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
@@ -142,6 +141,8 @@ class _Network:
     unreachable_cells: np.ndarray
     graph: network.Graph | None
     describe: dict
+    snap_m: list[np.ndarray] | None = None  # cells, facilities[, candidates]: metres
+    default_point: np.ndarray | None = None  # cell polygons entered at one interior point
 
 
 def _routes(
@@ -198,18 +199,20 @@ def _routes(
             "'min_component_nodes' or use a larger network extract",
             file=scenario.network.label, field="min_component_nodes",
         )
-    parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
+    from facplan.entry import FeatureLayer, attach_layers
+
+    feats = [FeatureLayer(cells.geometry.values, layers.entries.get("cells"), "target", False),
+             FeatureLayer(facilities.geometry.values, layers.entries.get("facilities"),
+                          "source", True)]
     if candidates is not None:
-        parts.append(cell_points(candidates.geometry))
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    att = network.attach_points(
-        graph, x, y, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
+        feats.append(FeatureLayer(candidates.geometry.values, layers.entries.get("candidates"),
+                                  "source", True))
+    att = attach_layers(
+        graph, feats, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
         min_component_nodes=scenario.min_component_nodes,
     )
-    cell_nodes = att.node[:n_c]
-    fac_nodes = att.node[n_c:n_c + n_f]
-    cand_nodes = att.node[n_c + n_f:n_c + n_f + n_s]
+    cell_nodes, fac_nodes = att.node[0], att.node[1]
+    cand_nodes = att.node[2] if candidates is not None else np.zeros(0, dtype=np.int64)
     unsnapped = cell_nodes < 0
     if unsnapped.all():
         raise InputError(
@@ -238,7 +241,35 @@ def _routes(
     return _Network(
         GraphRoutes(att.graph, cell_nodes), fac_nodes, cand_nodes, unsnapped, att.graph,
         {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
+        snap_m=att.snap_m, default_point=att.default_point[0],
     )
+
+
+def _entry_warnings(
+    net: _Network, cells: gpd.GeoDataFrame, kind_tiers: list, standards: dict
+) -> list[str]:
+    """Warnings about where features entered the network: long connectors, and large
+    population polygons entered at one interior point (DESIGN, *Entrances*)."""
+    from facplan.entry import long_snap_warning, wide_polygons
+
+    out = []
+    if net.snap_m is not None:
+        names = ["cells", "existing facilities", "candidates"]
+        w = long_snap_warning(dict(zip(names, net.snap_m, strict=False)))
+        if w:
+            out.append(w)
+    if net.default_point is not None and net.default_point.any() and kind_tiers:
+        smallest = min(standards[k][t].walk_m for k, t in kind_tiers)
+        wide = net.default_point & wide_polygons(cells.geometry.values, smallest / 4)
+        if wide.any():
+            out.append(
+                f"{int(wide.sum())} population polygons wider than {smallest / 4:g} m (a "
+                f"quarter of the smallest threshold, {smallest:g} m) enter the walking "
+                "network at one interior point, so their residents may be counted farther "
+                "than they walk; give their gates or buildings as 'population.entrances' "
+                "({path, owner_field})"
+            )
+    return out
 
 
 def _kind_tiers(scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dict) -> list:
@@ -319,10 +350,12 @@ def run(
     unsnapped = net.unreachable_cells
 
     demand = cells.copy()
+    demand["snap_m"] = net.snap_m[0] if net.snap_m is not None else np.nan
     demand_w = _demand_weights(scenario, cells)
     thresholds: dict[str, float] = {}
     access_summary: dict[str, dict] = {}
     kind_tiers = _kind_tiers(scenario, facilities, standards)
+    warn.extend(_entry_warnings(net, cells, kind_tiers, standards))
     before: dict[tuple[str, str], np.ndarray] = {}
     with timer.stage("access"):
         for kind, tier in kind_tiers:
@@ -404,6 +437,9 @@ def run(
 
     with timer.stage("tables"):
         sites = _sites_frame(chosen_rows, candidates, crs)
+        cand_snap = (net.snap_m[2] if net.snap_m is not None and candidates is not None
+                     else np.full(0 if candidates is None else len(candidates), np.nan))
+        sites["snap_m"] = cand_snap[sites["_row"].to_numpy(dtype=np.int64)] if len(sites) else []
         catchments = _catchments(net.graph, sites, cand_nodes, chosen_rows, standards)
         comm_out = None
         if layers.communities is not None:
@@ -417,13 +453,14 @@ def run(
         if candidates is not None:
             cand_out = candidates.copy()
             cand_out["chosen"] = cand_out["site_id"].isin(sites["site_id"])
+            cand_out["snap_m"] = cand_snap
             cand_out["gain"] = siting.gain if siting.gain is not None else np.nan
             cand_out["excluded"] = (
                 siting.reason if siting.reason is not None
                 else np.full(len(candidates), NOT_IN_ENTRY, dtype=object)
             )
 
-    demand_cols = ["cell_id", "population", "community_id"] + sorted(
+    demand_cols = ["cell_id", "population", "community_id", "snap_m"] + sorted(
         c for c in demand.columns if c.startswith(("dist_", "sfca_"))
     )
     extra = [c for c in cells.columns if c not in demand_cols and c != "geometry"]

@@ -44,6 +44,7 @@ __all__ = [
     "GroupSpec",
     "PhaseSpec",
     "OutputSpec",
+    "EntrancesSpec",
 ]
 
 
@@ -86,6 +87,27 @@ class _FileSource(_Strict):
 
 
 Coords = Literal["wgs84", "gcj02", "bd09"]
+
+
+class EntrancesSpec(_FileSource):
+    """Entrances of the features of one source (gates of a compound or a park, or its
+    buildings): points, or polygons entered at their ``representative_point()``; each
+    belongs to the feature whose id is in ``owner_field``. A feature with entrances
+    enters the network only there (its distance is the minimum over them)."""
+
+    owner_field: str = Field(description="Field with the id of the feature it belongs to.")
+    lon: str | None = Field(None, description="CSV only: longitude column (x).")
+    lat: str | None = Field(None, description="CSV only: latitude column (y).")
+    crs: int | str | None = Field(
+        None, description="CSV only: CRS of lon/lat columns (default EPSG:4326)."
+    )
+    coords: Coords = Field("wgs84", description="Points given in GCJ-02 or BD-09.")
+
+    @model_validator(mode="after")
+    def _source(self) -> EntrancesSpec:
+        if (self.path is None) == (self.postgis is None):
+            raise ValueError("give exactly one of 'path' or 'postgis'")
+        return self
 
 
 class GroupSpec(_Strict):
@@ -151,6 +173,9 @@ class PopulationSpec(_FileSource):
         description="Population group fields (e.g. age_65_plus) carried through and reported.",
     )
     dasymetric: DasymetricSpec | None = None
+    entrances: EntrancesSpec | None = Field(
+        None, description="Gates (or buildings) of population polygons: {path, owner_field}."
+    )
 
     @field_validator("groups", mode="before")
     @classmethod
@@ -323,6 +348,10 @@ class FacilitySource(_FileSource):
     tier: str | None = Field(None, description="Tier for every row (district|community|compound|all).")
     tier_field: str | None = Field(None, description="Field holding the tier per row.")
     area_field: str | None = Field(None, description="Field with the site area in m².")
+    entrances: EntrancesSpec | None = Field(
+        None, description="Gates of these features: {path, owner_field}; without them a "
+        "polygon is entered at its boundary."
+    )
 
     @field_validator("osm", check_fields=False)
     @classmethod
@@ -588,6 +617,8 @@ class Scenario(_Strict):
         pop = self.population
         if pop.path is not None:
             files["population.path"] = pop.path
+        if pop.entrances is not None and pop.entrances.path is not None:
+            files["population.entrances.path"] = pop.entrances.path
         elif pop.dasymetric is not None:
             if pop.dasymetric.buildings != "osm":
                 files["population.dasymetric.buildings"] = Path(pop.dasymetric.buildings)
@@ -605,6 +636,9 @@ class Scenario(_Strict):
                 for k in ("path", "osm_file"):
                     if getattr(f, k, None) is not None:
                         files[f"{name}.{i}.{k}"] = getattr(f, k)
+                ent = getattr(f, "entrances", None)
+                if ent is not None and ent.path is not None:
+                    files[f"{name}.{i}.entrances.path"] = ent.path
         return files
 
     def needs_osm_file(self) -> list[str]:
@@ -844,7 +878,8 @@ def load_scenario(path: str | Path) -> Scenario:
 # comes after every class above is defined, and the models are completed here.
 from facplan.io.postgis import OutputPostgisSpec, PostgisSpec  # noqa: E402
 
-for _model in (_FileSource, PopulationSpec, CommunitiesSpec, ExclusionSpec, FacilitySource,
+for _model in (_FileSource, EntrancesSpec, PopulationSpec, CommunitiesSpec, ExclusionSpec,
+               FacilitySource,
                CandidatesSpec, OutputSpec, Scenario):
     _model.model_rebuild()
 del _model

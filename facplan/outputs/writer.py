@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["write_result", "build_result_map"]
 
 SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id",
-                "phase"]
-CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
+                "phase", "snap_m"]
+CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded",
+                     "snap_m"]
 # the geometry layers of a Result
 _LAYERS = ("demand", "sites", "candidates", "communities", "facilities", "catchments",
           "exclusions")
