@@ -196,6 +196,13 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
         pop = pop.assign(_owner=np.arange(len(pop)).astype(str).astype(object))
     cells = to_projected(pop, crs)
     cells, outside = clip_to_communities(cells, communities)
+    overlap = cells.attrs.pop("overlap", None) or {}
+    if overlap.get("pairs"):
+        warn.append(
+            f"{overlap['pairs']} pairs of communities overlap ({overlap['area_m2']:.0f} m² "
+            "in all); each overlap counts once, for the community with the lowest "
+            "community_id, so no one is counted twice"
+        )
     if pop_entrances is not None:
         from facplan.io.entrances import cell_entries
 
