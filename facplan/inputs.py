@@ -62,6 +62,9 @@ class Layers:
     exclusions: gpd.GeoDataFrame | None
     warnings: list[str] = field(default_factory=list)
     entries: dict[str, EntryPoints] = field(default_factory=dict)
+    sources: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    """Per layer (``facilities``, ``candidates``): (scenario key, number of rows) of each
+    source in row order."""
     """Given entrances by layer (``cells``, ``facilities``, ``candidates``): rows of that
     layer and projected x/y (see :mod:`facplan.entry`)."""
 
@@ -84,14 +87,34 @@ class _Pbf:
 def load_layers(scenario: Scenario, standards: dict) -> Layers:
     """Read, check and project every input layer of ``scenario``.
 
+    Warnings the readers raise (:class:`~facplan.FacplanWarning`, e.g. text that looks
+    like GBK read as Latin-1) join ``Layers.warnings``.
+
     Raises
     ------
     InputError
         Any input that cannot be right (DESIGN, *Semantics*).
     """
+    import warnings
+
+    from facplan._errors import FacplanWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FacplanWarning)
+        layers = _load_layers(scenario, standards)
+    said = [str(w.message) for w in caught if issubclass(w.category, FacplanWarning)]
+    for w in caught:
+        if not issubclass(w.category, FacplanWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    layers.warnings[:0] = list(dict.fromkeys(said))
+    return layers
+
+
+def _load_layers(scenario: Scenario, standards: dict) -> Layers:
     pbf = _Pbf()
     warn: list[str] = []
     entries: dict[str, EntryPoints] = {}
+    sources: dict[str, list[tuple[str, int]]] = {"facilities": [], "candidates": []}
     default_pbf = scenario.osm_file
 
     # communities first: they bound rasters and carry dasymetric totals
@@ -221,8 +244,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             file=where,
         )
 
-    facilities = _facilities(scenario, standards, crs, pbf, warn, entries)
-    candidates = _candidates(scenario, standards, crs, pbf, cells, warn, entries)
+    facilities = _facilities(scenario, standards, crs, pbf, warn, entries, sources)
+    candidates = _candidates(scenario, standards, crs, pbf, cells, warn, entries, sources)
     exclusions = None
     if scenario.exclusions:
         parts = []
@@ -235,7 +258,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             parts.append(gpd.GeoDataFrame({"name": names}, geometry=g.geometry.values,
                                           crs=g.crs).to_crs(crs))
         exclusions = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
-    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn, entries)
+    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn, entries,
+                  sources)
 
 
 def _online_area(scenario: Scenario) -> Any:
@@ -268,6 +292,7 @@ def _warn_osm_leftovers(
 def _facilities(
     scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, warn: list[str],
     entries: dict[str, EntryPoints] | None = None,
+    sources: dict[str, list[tuple[str, int]]] | None = None,
 ) -> gpd.GeoDataFrame:
     parts = []
     given: list[EntryPoints] = []
@@ -297,6 +322,8 @@ def _facilities(
                 crs=crs, offset=sum(len(p) for p in parts), what=f"facilities of facilities.{i}",
             ))
         parts.append(f)
+        if sources is not None:
+            sources["facilities"].append((f"facilities.{i}", len(f)))
     if given and entries is not None:
         entries["facilities"] = _concat_entries(given)
     if not parts:
@@ -340,6 +367,7 @@ def _concat_entries(parts: list[EntryPoints]) -> EntryPoints:
 def _candidates(
     scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, cells: gpd.GeoDataFrame,
     warn: list[str], entries: dict[str, EntryPoints] | None = None,
+    sources: dict[str, list[tuple[str, int]]] | None = None,
 ) -> gpd.GeoDataFrame | None:
     if not scenario.candidates:
         return None
@@ -402,6 +430,8 @@ def _candidates(
                 crs=crs, offset=sum(len(p) for p in parts), what=f"candidates of candidates.{i}",
             ))
         parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]])
+        if sources is not None:
+            sources["candidates"].append((f"candidates.{i}", len(cand)))
     if given and entries is not None:
         entries["candidates"] = _concat_entries(given)
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)

@@ -272,6 +272,49 @@ def _entry_warnings(
     return out
 
 
+def _offset_warnings(scenario: Scenario, layers: Layers, net: _Network) -> list[str]:
+    """Point sources in China that lie systematically off the network (GCJ-02/BD-09
+    coordinates read as WGS84), one warning per source."""
+    from facplan.io.coords import offset_warning
+
+    if net.snap_m is None or net.graph is None:
+        return []
+    g = net.graph
+    real = g.node_id >= 0
+    node_xy = (g.x[real], g.y[real]) if real.any() else (g.x, g.y)
+    crs = layers.crs
+    frames = [("population", layers.cells, [("population", len(layers.cells))],
+               [scenario.population]),
+              ("facilities", layers.facilities, layers.sources.get("facilities", []),
+               scenario.facilities),
+              ("candidates", layers.candidates, layers.sources.get("candidates", []),
+               scenario.candidates)]
+    out = []
+    for k, (name, frame, parts, specs) in enumerate(frames):
+        if frame is None or k >= len(net.snap_m):
+            continue
+        given = layers.entries.get("cells" if name == "population" else name)
+        has = np.zeros(len(frame), dtype=bool)
+        if given is not None:
+            has[given.row] = True
+        pts = np.asarray(shapely.get_type_id(frame.geometry.values) == 0) & ~has
+        start = 0
+        for (key, n), spec in zip(parts, specs, strict=False):
+            sel = np.zeros(len(frame), dtype=bool)
+            sel[start:start + n] = True
+            start += n
+            sel &= pts
+            if not sel.any():
+                continue
+            geom = frame.geometry.values[sel]
+            w = offset_warning(key, shapely.get_x(geom), shapely.get_y(geom),
+                               net.snap_m[k][sel], crs=crs, network_xy=node_xy,
+                               coords=getattr(spec, "coords", "wgs84"))
+            if w:
+                out.append(w)
+    return out
+
+
 def _kind_tiers(scenario: Scenario, facilities: gpd.GeoDataFrame, standards: dict) -> list:
     pairs = set(zip(facilities["kind"], facilities["tier"], strict=True))
     pairs |= {(o.kind, o.tier) for o in scenario.optimize}
@@ -356,6 +399,7 @@ def run(
     access_summary: dict[str, dict] = {}
     kind_tiers = _kind_tiers(scenario, facilities, standards)
     warn.extend(_entry_warnings(net, cells, kind_tiers, standards))
+    warn.extend(_offset_warnings(scenario, layers, net))
     before: dict[tuple[str, str], np.ndarray] = {}
     with timer.stage("access"):
         for kind, tier in kind_tiers:

@@ -64,7 +64,13 @@ class _FileSource(_Strict):
     path: Path | None = Field(
         None, description="File to read (any format geopandas reads; CSV for points)."
     )
-    layer: str | None = Field(None, description="Layer name inside a GeoPackage.")
+    layer: str | None = Field(
+        None, description="Layer name inside a GeoPackage (required when it has several)."
+    )
+    encoding: str | None = Field(
+        None, description="Text encoding of the attributes, e.g. 'gbk' for a Shapefile "
+        "without a .cpg (default: the file's own)."
+    )
     id_field: str | None = Field(
         None, description="Field holding unique ids; without it ids are '<source>-<row>'."
     )
@@ -78,6 +84,19 @@ class _FileSource(_Strict):
     @classmethod
     def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _resolve(v, info)
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError("unknown text encoding; use e.g. gbk, gb18030, utf-8") from None
+        return v
 
     @model_validator(mode="after")
     def _postgis_layer(self) -> _FileSource:
@@ -342,6 +361,11 @@ class FacilitySource(_FileSource):
     )
     osm_file: Path | None = Field(None, description="PBF for 'osm' (default: the network's).")
     coords: Coords = Field("wgs84", description="Points given in GCJ-02 or BD-09.")
+    lon: str | None = Field(None, description="CSV only: longitude column (default 'lon').")
+    lat: str | None = Field(None, description="CSV only: latitude column (default 'lat').")
+    crs: int | str | None = Field(
+        None, description="CSV only: CRS of lon/lat columns (default EPSG:4326)."
+    )
 
     kind: str | None = Field(None, description="Facility kind for every row.")
     kind_field: str | None = Field(None, description="Field holding the kind per row.")
@@ -770,7 +794,7 @@ def _check_osm_sources(scenario: Scenario, standards: dict, problems: list[str])
     for name, items in (("facilities", scenario.facilities),
                         ("candidates", scenario.candidates)):
         for i, src in enumerate(items):
-            if isinstance(src.osm, dict) and src.kind is not None:
+            if src.kind is not None:  # OSM tags and files alike: a typo must not drop them
                 problem = _kind_tier_problem(f"{name}.{i}", src.kind, src.tier, standards)
                 if problem:
                     problems.append(problem)
