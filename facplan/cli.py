@@ -76,25 +76,34 @@ def _run_scenario(
     for w in caught:
         if issubclass(w.category, FacplanWarning):
             err.print(f"[yellow]warning:[/] {w.message}", soft_wrap=True)
-    _print_summary(result.summary, out_dir)
+    _print_summary(result.summary, out_dir, lang=scenario.map.lang)
 
 
-def _print_summary(summary: dict, out_dir: Path) -> None:
+def _print_summary(summary: dict, out_dir: Path, *, lang: str = "en") -> None:
     from rich.table import Table
 
-    t = Table(title=f"{summary['scenario']}: {summary['population_total']:,.0f} people")
+    from facplan.words import kind_tier_label, say
+
+    t = Table(title=f"{summary['scenario']}: {summary['population_total']:,.0f} "
+              f"{say('people', lang)}")
     for col in ("kind/tier", "threshold", "covered before", "after"):
-        t.add_column(col)
+        t.add_column(say(col, lang))
     for key, a in summary["access"].items():
         after = a.get("after", {}).get("coverage", a["coverage"])
-        t.add_row(key, f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}", f"{after:.1%}")
+        kind, _, tier = key.partition("/")
+        t.add_row(kind_tier_label(kind, tier, lang), f"{a['threshold_m']:.0f} m",
+                  f"{a['coverage']:.1%}", f"{after:.1%}")
     out.print(t)
     for o in summary["optimize"]:
         out.print(
-            f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-            f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"
+            f"{kind_tier_label(o['kind'], o['tier'], lang)} {o['model']}: "
+            f"{len(o['selected'])} {say('sites', lang)}, "
+            f"+{o['objective']:,.0f} {say('people', lang)} ({say('gap', lang)} {o['gap']:.2%})"
         )
-    out.print(f"outputs in [bold]{out_dir}[/] — open {out_dir / 'map.html'} in a browser")
+    if lang == "zh":
+        out.print(f"输出目录 [bold]{out_dir}[/] — 用浏览器打开 {out_dir / 'map.html'}")
+    else:
+        out.print(f"outputs in [bold]{out_dir}[/] — open {out_dir / 'map.html'} in a browser")
 
 
 @app.command()

@@ -489,7 +489,7 @@ def run(
         if layers.communities is not None:
             comm_out = _communities_out(
                 layers.communities, demand, kind_tiers, thresholds, facilities, sites,
-                siting.summary,
+                siting.summary, lang=scenario.map.lang,
             )
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
@@ -561,8 +561,10 @@ def _community_of(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.
 def _communities_out(
     communities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, kind_tiers: list,
     thresholds: dict, facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
-    opt_summary: list[dict],
+    opt_summary: list[dict], *, lang: str = "en",
 ) -> gpd.GeoDataFrame:
+    from facplan.words import kind_tier_label, say
+
     dist_cols: dict[str, np.ndarray] = {}
     thr: dict[str, float] = {}
     for kind, tier in kind_tiers:
@@ -600,14 +602,16 @@ def _communities_out(
     for r, (_, row) in enumerate(table.iterrows()):
         items = []
         if not has[r] and not new_centre[r]:
-            items.append("no neighbourhood centre")
+            items.append(say("no neighbourhood centre", lang))
         if row["community_id"] in no_candidate:
-            items.append("no eligible candidate for a centre")
+            items.append(say("no eligible candidate for a centre", lang))
         for kind, tier in kind_tiers:
             c = row[f"coverage_{layer_key(kind, tier)}_after"]
             if row["population"] > 0 and c < 1.0 - 1e-9:
-                items.append(f"{kind}/{tier} {c:.0%} covered")
-        gaps.append("; ".join(items))
+                label = kind_tier_label(kind, tier, lang)
+                items.append(f"{label} {say('covered', lang)} {c:.0%}" if lang == "zh"
+                             else f"{label} {c:.0%} covered")
+        gaps.append(("；" if lang == "zh" else "; ").join(items))
     table["gaps"] = gaps
     return gpd.GeoDataFrame(table, geometry=communities.geometry.to_numpy(), crs=communities.crs)
 
