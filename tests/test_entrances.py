@@ -465,3 +465,114 @@ def test_liechtenstein_parks_equal_networkx(liechtenstein):
     assert (np.isnan(got) == np.isnan(want)).all()
     err = np.nanmax(np.abs(got.to_numpy() - want.to_numpy()))
     assert err <= 1e-6, err
+
+
+# --------------------------------------------------------------------------- combined
+
+
+def test_chinese_district_end_to_end(tmp_path):
+    """The issue's district: overlapping community fences from a GBK Shapefile without
+    .cpg, a compound split by them whose pieces use the gates in their own community, a
+    compound entered at its buildings, the gated park, and clinics from a BD-09 POI CSV.
+    Distances equal the networkx reference; the population total is kept exactly."""
+    from facplan.io.coords import wgs84_to_bd09
+
+    data, xy, edges, parks, gates, cells, cgates = _district(tmp_path)
+    # communities: west (x < 800) and east (x > 600) overlap on 600..800; GBK names
+    comm = gpd.GeoDataFrame(
+        {"sqdm": ["E", "W"], "sqmc": ["东区", "西区"]},
+        geometry=[box(X0 + 600, Y0 - 50, X0 + 1050, Y0 + 1050),
+                  box(X0 - 50, Y0 - 50, X0 + 800, Y0 + 1050)], crs=CRS)
+    comm.to_file(tmp_path / "comm.shp", encoding="gbk")
+    (tmp_path / "comm.cpg").unlink()
+    # the overlap x 600..800 belongs to E ("E" < "W"); a compound straddling x = 600 is
+    # split into a W piece (560..600, gate at 570) and an E piece (600..700, gate at 690)
+    split = box(X0 + 560, Y0 + 600, X0 + 700, Y0 + 680)
+    bld = gpd.GeoDataFrame(
+        {"cell_id": ["c-split", "c-split", "c-wide", "c-wide"]},
+        geometry=[Point(X0 + 570, Y0 + 640), Point(X0 + 690, Y0 + 610),
+                  box(X0 + 100, Y0 + 760, X0 + 130, Y0 + 790),
+                  box(X0 + 300, Y0 + 900, X0 + 340, Y0 + 930)], crs=CRS)
+    ents = pd.concat([cgates.assign(kind="gate"), bld.assign(kind="building")])
+    gpd.GeoDataFrame(ents, crs=CRS).to_file(tmp_path / "entrances.gpkg")
+    cells = pd.concat([cells, gpd.GeoDataFrame({"cell_id": ["c-split"], "population": [140]},
+                                               geometry=[split], crs=CRS)])
+    cells = gpd.GeoDataFrame(cells, crs=CRS)
+    cells.to_file(tmp_path / "cells.gpkg")
+    rng = np.random.default_rng(5)
+    cx, cy = rng.uniform(X0, X0 + 1000, 6), rng.uniform(Y0, Y0 + 1000, 6)
+    wgs = gpd.GeoSeries(gpd.points_from_xy(cx, cy), crs=CRS).to_crs(4326)
+    blon, blat = wgs84_to_bd09(wgs.x.to_numpy(), wgs.y.to_numpy())
+    pd.DataFrame({"uid": [f"k{i}" for i in range(6)], "lng": blon, "lat": blat}).to_csv(
+        tmp_path / "clinics_bd09.csv", index=False)
+    data["communities"] = {"path": "comm.shp", "id_field": "sqdm", "name_field": "sqmc"}
+    data["population"]["entrances"]["path"] = "entrances.gpkg"
+    data["facilities"].append({"path": "clinics_bd09.csv", "lon": "lng", "lat": "lat",
+                               "coords": "bd09", "id_field": "uid", "kind": "clinic",
+                               "tier": "all"})
+    data["standards"]["clinic"] = {"all": {"walk_m": 500}}
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path))
+
+    assert res.communities.set_index("community_id")["name"].to_dict() == {
+        "E": "东区", "W": "西区"}
+    assert any("encoding: gbk" in w for w in res.summary["warnings"])
+    assert any(w.startswith("1 pairs of communities overlap (") for w in res.summary["warnings"])
+    assert res.summary["population_total"] == pytest.approx(float(cells["population"].sum()))
+    d = res.demand
+    pieces = d[d["cell_id"] == "c-split"]
+    assert sorted(pieces["community_id"]) == ["E", "W"]
+    assert pieces["population"].sum() == pytest.approx(140.0)
+
+    # reference: each piece enters at the entrances in its own community
+    ref = Reference(xy, edges, "edge")
+    for k, p in enumerate(gates.geometry):
+        ref.add(("gate", k), p.x, p.y)
+    park_b = parks.geometry[1]
+    pts, nodes = boundary_entry_points(park_b, xy, ref.edge_list)
+    for k, (x, y) in enumerate(pts):
+        ref.add(("bnd", k), x, y)
+    clinic_xy = list(zip(cx, cy, strict=True))
+    for k, (x, y) in enumerate(clinic_xy):
+        ref.add(("clinic", k), x, y)
+    entry_of = {}
+    for _, row in d.iterrows():
+        cid, comm_id = row["cell_id"], row["community_id"]
+        mine = ents[ents["cell_id"] == cid]
+        if len(mine):
+            own = comm.set_index("sqdm").geometry[comm_id]
+            if comm_id == "W":  # the overlap is E's ("E" < "W")
+                own = own.difference(comm.set_index("sqdm").geometry["E"])
+            in_comm = [g for g in mine.geometry if own.intersects(g.representative_point())]
+            pts_ = [g.representative_point() for g in (in_comm or list(mine.geometry))]
+        else:
+            geom = cells.set_index("cell_id").geometry[cid]
+            pts_ = [geom.representative_point()]
+        entry_of[(cid, comm_id)] = []
+        for k, p in enumerate(pts_):
+            key = ("cell", cid, comm_id, k)
+            ref.add(key, p.x, p.y)
+            entry_of[(cid, comm_id)].append(key)
+    ref.build()
+    park = ref.from_entries([("gate", k) for k in range(len(gates))]
+                            + [("bnd", k) for k in range(len(pts))]
+                            + [("node", n) for n in nodes])
+    clinic = ref.from_entries([("clinic", k) for k in range(len(clinic_xy))])
+    for _, row in d.iterrows():
+        keys = entry_of[(row["cell_id"], row["community_id"])]
+        want_p = min(park.get(("pt", k), np.inf) for k in keys)
+        want_c = min(clinic.get(("pt", k), np.inf) for k in keys)
+        assert row["dist_park_all"] == pytest.approx(want_p, abs=1e-3), row["cell_id"]
+        assert row["dist_clinic_all"] == pytest.approx(want_c, abs=1e-3), row["cell_id"]
+    # the split compound's pieces used different gates: their distances differ
+    assert pieces["dist_park_all"].nunique() == 2
+
+
+def test_validate_reports_unknown_owner(tmp_path):
+    from facplan.validate import validate_inputs
+
+    data, *_ = _district(tmp_path)
+    bad = gpd.GeoDataFrame({"cell_id": ["nobody"]}, geometry=[Point(X0, Y0)], crs=CRS)
+    bad.to_file(tmp_path / "bad_gates.gpkg")
+    data["population"]["entrances"]["path"] = "bad_gates.gpkg"
+    problems = validate_inputs(scenario_from_dict(data, base_dir=tmp_path))
+    assert len(problems) == 1 and "'nobody'" in problems[0] and "bad_gates.gpkg" in problems[0]

@@ -135,9 +135,12 @@ def cell_entries(
     """
     x, y = _xy(entrances, crs)
     if communities is not None and len(entrances):
+        from facplan.cells import disjoint_communities
+
+        # an overlap of two fences belongs to the lowest community_id, its gates too
+        flat, _ = disjoint_communities(communities[["community_id", "geometry"]])
         pts = gpd.GeoDataFrame(geometry=shapely.points(x, y), crs=crs)
-        j = gpd.sjoin(pts, communities[["community_id", "geometry"]], how="left",
-                      predicate="intersects")
+        j = gpd.sjoin(pts, flat, how="left", predicate="intersects")
         # an entrance on a shared border belongs to every community it touches
         pairs = j.dropna(subset=["community_id"])
         in_comm = set(zip(pairs.index.to_numpy(), pairs["community_id"].astype(str), strict=True))
