@@ -219,7 +219,12 @@ def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
     except InputError as exc:
         _fail(exc, debug)
         return
-    problems = validate_inputs(sc)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FacplanWarning)
+        problems = validate_inputs(sc)
+    said = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, FacplanWarning))
+    for w in said:  # e.g. text that looks like GBK read as Latin-1
+        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     if problems:
         for p in problems:
             err.print(f"[bold red]error:[/] {p}", soft_wrap=True)

@@ -227,3 +227,41 @@ def test_validate_finds_every_problem(tmp_path):
     text = "\n".join(problems)
     assert len(problems) == 3, text
     assert "clinics, schools" in text and "US survey foot" in text and "'sports park'" in text
+
+
+def test_validate_command_shows_the_gbk_warning(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from facplan.testing import write_scenario
+
+    lon, lat = _sparse_city(tmp_path)
+    _write_pois(tmp_path, lon, lat)
+    _gbk_communities(tmp_path)
+    data = _scenario(path="pois.geojson")
+    data["communities"] = {"path": "comm.shp", "id_field": "sqdm", "name_field": "sqmc"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "300"}
+    r = subprocess.run([sys.executable, "-m", "facplan.cli", "validate",
+                        str(write_scenario(tmp_path, data))],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "warning:" in r.stderr and "encoding: gbk" in r.stderr
+
+
+def test_entrances_from_a_gcj02_csv(tmp_path):
+    """Park gates given as an Amap (GCJ-02) CSV give the distances of the same gates
+    given as a projected GeoPackage."""
+    from tests.test_entrances import _district
+
+    data, xy, edges, parks, gates, cells, cgates = _district(tmp_path)
+    ref = facplan.run(scenario_from_dict(data, base_dir=tmp_path))
+    w = gates.to_crs(4326)
+    glon, glat = wgs84_to_gcj02(w.geometry.x.to_numpy(), w.geometry.y.to_numpy())
+    pd.DataFrame({"park_id": gates["park_id"], "lng": glon, "lat": glat}).to_csv(
+        tmp_path / "gates.csv", index=False)
+    data["facilities"][0]["entrances"] = {"path": "gates.csv", "owner_field": "park_id",
+                                          "lon": "lng", "lat": "lat", "coords": "gcj02"}
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path))
+    np.testing.assert_allclose(res.demand["dist_park_all"], ref.demand["dist_park_all"],
+                               atol=1e-3)
