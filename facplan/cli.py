@@ -83,27 +83,36 @@ def _run_scenario(
     for w in caught:
         if issubclass(w.category, FacplanWarning):
             err.print(_plain(("warning:", "yellow"), f" {w.message}"), soft_wrap=True)
-    _print_summary(result.summary, out_dir)
+    _print_summary(result.summary, out_dir, lang=scenario.map.lang)
 
 
-def _print_summary(summary: dict, out_dir: Path) -> None:
+def _print_summary(summary: dict, out_dir: Path, *, lang: str = "en") -> None:
     from rich.table import Table
 
-    t = Table(title=_plain(f"{summary['scenario']}: {summary['population_total']:,.0f} people"))
+    from facplan.words import kind_tier_label, say
+
+    t = Table(title=_plain(f"{summary['scenario']}: {summary['population_total']:,.0f} "
+                           f"{say('people', lang)}"))
     for col in ("kind/tier", "threshold", "covered before", "after"):
-        t.add_column(col)
+        t.add_column(say(col, lang))
     for key, a in summary["access"].items():
         after = a.get("after", {}).get("coverage", a["coverage"])
-        t.add_row(_plain(key), f"{a['threshold_m']:.0f} m", f"{a['coverage']:.1%}",
-                  f"{after:.1%}")
+        kind, _, tier = key.partition("/")
+        t.add_row(_plain(kind_tier_label(kind, tier, lang)), f"{a['threshold_m']:.0f} m",
+                  f"{a['coverage']:.1%}", f"{after:.1%}")
     out.print(t)
     for o in summary["optimize"]:
         out.print(_plain(
-            f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-            f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"
+            f"{kind_tier_label(o['kind'], o['tier'], lang)} {o['model']}: "
+            f"{len(o['selected'])} {say('sites', lang)}, "
+            f"+{o['objective']:,.0f} {say('people', lang)} ({say('gap', lang)} {o['gap']:.2%})"
         ))
-    out.print(_plain("outputs in ", (str(out_dir), "bold"),
-                     f" — open {out_dir / 'map.html'} in a browser"))
+    if lang == "zh":
+        out.print(_plain("输出目录 ", (str(out_dir), "bold"),
+                         f" — 用浏览器打开 {out_dir / 'map.html'}"))
+    else:
+        out.print(_plain("outputs in ", (str(out_dir), "bold"),
+                         f" — open {out_dir / 'map.html'} in a browser"))
 
 
 @app.command()
@@ -219,7 +228,12 @@ def validate(scenario: ScenarioArg, debug: DebugOpt = False) -> None:
     except InputError as exc:
         _fail(exc, debug)
         return
-    problems = validate_inputs(sc)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FacplanWarning)
+        problems = validate_inputs(sc)
+    said = dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, FacplanWarning))
+    for w in said:  # e.g. text that looks like GBK read as Latin-1
+        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     if problems:
         for p in problems:
             err.print(_plain(("error:", "bold red"), f" {p}"), soft_wrap=True)

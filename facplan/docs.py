@@ -503,6 +503,48 @@ candidates:
     "exclusions[].postgis": """\
 exclusions: [{postgis: {dsn_env: FACPLAN_DB, table: heritage.protection_zones}, name_field: mc}]
 """,
+    "population.entrances": """\
+population:
+  path: data/compounds_aoi.gpkg          # 小区 AOI fences with their population
+  id_field: aoi_id
+  entrances: {path: data/compound_gates.csv, owner_field: aoi_id, lon: lng, lat: lat, coords: bd09}
+""",
+    "population.entrances.postgis": """\
+population:
+  path: data/compounds_aoi.gpkg
+  id_field: aoi_id
+  entrances: {postgis: {dsn_env: FACPLAN_DB, table: survey.compound_gates}, owner_field: aoi_id}
+""",
+    "facilities[].entrances": """\
+facilities:
+  - path: data/parks_outline.gpkg        # park polygons; without gates entered at the boundary
+    id_field: park_id
+    kind: sports_park
+    tier: district
+    entrances: {path: data/park_gates.geojson, owner_field: park_id}
+""",
+    "facilities[].entrances.postgis": """\
+facilities:
+  - path: data/parks_outline.gpkg
+    id_field: park_id
+    kind: sports_park
+    tier: district
+    entrances: {postgis: {dsn_env: FACPLAN_DB, table: survey.park_gates}, owner_field: park_id}
+""",
+    "candidates[].entrances": """\
+candidates:
+  - path: data/candidate_sites.gpkg
+    id_field: site_id
+    kind: sports_park
+    entrances: {path: data/site_gates.gpkg, owner_field: site_id}
+""",
+    "candidates[].entrances.postgis": """\
+candidates:
+  - path: data/candidate_sites.gpkg
+    id_field: site_id
+    kind: sports_park
+    entrances: {postgis: {dsn_env: FACPLAN_DB, table: survey.site_gates}, owner_field: site_id}
+""",
     "output": """\
 output: {postgis: {dsn_env: FACPLAN_DB, schema: plan_2026}}
 """,

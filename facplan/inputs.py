@@ -17,6 +17,7 @@ from pyproj import CRS
 
 from facplan._errors import InputError
 from facplan.cells import clip_to_communities
+from facplan.entry import EntryPoints
 from facplan.io import (
     choose_crs,
     read_candidates,
@@ -70,6 +71,12 @@ class Layers:
     exclusions: gpd.GeoDataFrame | None
     warnings: list[str] = field(default_factory=list)
     population_estimate: dict | None = None
+    #: Given entrances by layer (``cells``, ``facilities``, ``candidates``): rows of that
+    #: layer and projected x/y (see :mod:`facplan.entry`).
+    entries: dict[str, EntryPoints] = field(default_factory=dict)
+    #: Per layer (``facilities``, ``candidates``): (scenario key, number of rows) of each
+    #: source in row order.
+    sources: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 class _Pbf:
@@ -90,13 +97,34 @@ class _Pbf:
 def load_layers(scenario: Scenario, standards: dict) -> Layers:
     """Read, check and project every input layer of ``scenario``.
 
+    Warnings the readers raise (:class:`~facplan.FacplanWarning`, e.g. text that looks
+    like GBK read as Latin-1) join ``Layers.warnings``.
+
     Raises
     ------
     InputError
         Any input that cannot be right (DESIGN, *Semantics*).
     """
+    import warnings
+
+    from facplan._errors import FacplanWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FacplanWarning)
+        layers = _load_layers(scenario, standards)
+    said = [str(w.message) for w in caught if issubclass(w.category, FacplanWarning)]
+    for w in caught:
+        if not issubclass(w.category, FacplanWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    layers.warnings[:0] = list(dict.fromkeys(said))
+    return layers
+
+
+def _load_layers(scenario: Scenario, standards: dict) -> Layers:
     pbf = _Pbf()
     warn: list[str] = []
+    entries: dict[str, EntryPoints] = {}
+    sources: dict[str, list[tuple[str, int]]] = {"facilities": [], "candidates": []}
     default_pbf = scenario.osm_file
 
     # communities first: they bound rasters and carry dasymetric totals
@@ -214,8 +242,30 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             )
     else:
         pop = raw_pop
+    pop_entrances = None
+    if spec.entrances is not None:
+        from facplan.io.entrances import match_owners, read_entrances
+
+        pop_entrances = read_entrances(spec.entrances, key="population.entrances")
+        owner_pos = match_owners(
+            pop_entrances, pop["cell_id"].to_numpy(), what="population cells",
+            field=spec.entrances.owner_field, key="population.entrances.owner_field",
+        )
+        pop = pop.assign(_owner=np.arange(len(pop)).astype(str).astype(object))
     cells = to_projected(pop, crs)
     cells, outside = clip_to_communities(cells, communities)
+    overlap = cells.attrs.pop("overlap", None) or {}
+    if overlap.get("pairs"):
+        warn.append(
+            f"{overlap['pairs']} pairs of communities overlap ({overlap['area_m2']:.0f} m² "
+            "in all); each overlap counts once, for the community with the lowest "
+            "community_id, so no one is counted twice"
+        )
+    if pop_entrances is not None:
+        from facplan.io.entrances import cell_entries
+
+        entries["cells"] = cell_entries(cells, pop_entrances, owner_pos, communities, crs=crs)
+        cells = cells.drop(columns="_owner")
     if outside["cells"] or outside["population"] >= 0.5:
         warn.append(
             f"{outside['cells']} population cells ({outside['population']:.0f} people) lie "
@@ -232,8 +282,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
         cells["population"], study_area=True,
         file=source_name(spec) if spec.dasymetric is None else "population")
 
-    facilities = _facilities(scenario, standards, crs, pbf, warn)
-    candidates = _candidates(scenario, standards, crs, pbf, cells, warn)
+    facilities = _facilities(scenario, standards, crs, pbf, warn, entries, sources)
+    candidates = _candidates(scenario, standards, crs, pbf, cells, warn, entries, sources)
     exclusions = None
     if scenario.exclusions:
         parts = []
@@ -247,7 +297,7 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
                                           crs=g.crs).to_crs(crs))
         exclusions = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
     return Layers(crs, cells, communities, facilities, candidates, exclusions, warn,
-                  population_estimate=estimate)
+                  population_estimate=estimate, entries=entries, sources=sources)
 
 
 def _online_area(scenario: Scenario) -> Any:
@@ -278,9 +328,12 @@ def _warn_osm_leftovers(
 
 
 def _facilities(
-    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, warn: list[str]
+    scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, warn: list[str],
+    entries: dict[str, EntryPoints] | None = None,
+    sources: dict[str, list[tuple[str, int]]] | None = None,
 ) -> gpd.GeoDataFrame:
     parts = []
+    given: list[EntryPoints] = []
     for i, src in enumerate(scenario.facilities):
         if src.path is not None or src.postgis is not None:
             f = read_facilities([src], standards, first_index=i)
@@ -299,7 +352,18 @@ def _facilities(
         f = f[["facility_id", "kind", "tier", "area_m2", "geometry"]].copy()
         f["_src"] = source_name(src) if src.osm is None else f"facilities.{i}.osm"
         f["_row"] = np.arange(1, len(f) + 1)
+        if src.entrances is not None:
+            from facplan.io.entrances import site_entries
+
+            given.append(site_entries(
+                src.entrances, f["facility_id"].to_numpy(), key=f"facilities.{i}.entrances",
+                crs=crs, offset=sum(len(p) for p in parts), what=f"facilities of facilities.{i}",
+            ))
         parts.append(f)
+        if sources is not None:
+            sources["facilities"].append((f"facilities.{i}", len(f)))
+    if given and entries is not None:
+        entries["facilities"] = _concat_entries(given)
     if not parts:
         return gpd.GeoDataFrame(
             {"facility_id": [], "kind": [], "tier": [], "area_m2": []}, geometry=[], crs=crs
@@ -326,13 +390,20 @@ def _osm_features(scenario: Scenario, src: Any, key: str, pbf: _Pbf) -> gpd.GeoD
     return read_osm_features(pbf(src.osm_file or scenario.osm_file), src.osm, source=source)
 
 
+def _concat_entries(parts: list[EntryPoints]) -> EntryPoints:
+    return EntryPoints(*(np.concatenate([getattr(p, k) for p in parts])
+                         for k in ("row", "x", "y")))
+
+
 def _candidates(
     scenario: Scenario, standards: dict, crs: CRS, pbf: _Pbf, cells: gpd.GeoDataFrame,
-    warn: list[str],
+    warn: list[str], entries: dict[str, EntryPoints] | None = None,
+    sources: dict[str, list[tuple[str, int]]] | None = None,
 ) -> gpd.GeoDataFrame | None:
     if not scenario.candidates:
         return None
     parts = []
+    given: list[EntryPoints] = []
     for i, spec in enumerate(scenario.candidates):
         if spec.path is not None or spec.postgis is not None:
             cand = read_candidates(spec, standards)
@@ -382,12 +453,23 @@ def _candidates(
 
             cand = osm_candidates(pbf(spec.osm_file or scenario.osm_file), crs=crs).to_crs(4326)
             cand["capacity"] = np.nan
+        if spec.entrances is not None:
+            from facplan.io.entrances import site_entries
+
+            given.append(site_entries(
+                spec.entrances, cand["site_id"].to_numpy(), key=f"candidates.{i}.entrances",
+                crs=crs, offset=sum(len(p) for p in parts), what=f"candidates of candidates.{i}",
+            ))
         cand = cand.assign(
             name=cand["name"].astype(object).fillna("") if "name" in cand else "",
             tag=cand["source"].astype(object).fillna("") if "source" in cand else "",
         )
         parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "name",
                            "tag", "geometry"]].assign(_entry=f"candidates.{i}"))
+        if sources is not None:
+            sources["candidates"].append((f"candidates.{i}", len(cand)))
+    if given and entries is not None:
+        entries["candidates"] = _concat_entries(given)
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
     require_unique_ids(out["site_id"].to_numpy(), what="candidates", field="site_id",
                        places=out["_entry"].to_numpy())

@@ -26,12 +26,14 @@ COVER_EPS_M = 1e-6
 #: Columns of ``sites.geojson`` (and ``Result.sites``), in order. ``name`` and ``tag``
 #: say what the site is: for OSM candidates the OSM ``name`` and the tag that made it a
 #: candidate (``landuse=grass``, ``building=retail``); "" for candidates from files.
+#: ``snap_m``: metres from the site to the walking network (the shortest of its entrances'
+#: attachments).
 SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost",
-                "community_id", "phase", "name", "tag"]
+                "community_id", "phase", "name", "tag", "snap_m"]
 
 #: Columns of ``candidates.geojson``, in order (``name``, ``tag``: as for sites).
 CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain",
-                     "excluded", "name", "tag"]
+                     "excluded", "name", "tag", "snap_m"]
 
 
 def layer_key(kind: str, tier: str) -> str:

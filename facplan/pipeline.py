@@ -21,7 +21,7 @@ import shapely
 from facplan import access, network
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
-from facplan.cells import cell_points, community_of
+from facplan.cells import community_of
 from facplan.inputs import Layers, load_layers
 from facplan.io.network import read_network
 from facplan.keys import SITE_COLUMNS, layer_key
@@ -58,6 +58,8 @@ class _Network:
     unreachable_cells: np.ndarray
     graph: network.Graph | None
     describe: dict
+    snap_m: list[np.ndarray] | None = None  # cells, facilities[, candidates]: metres
+    default_point: np.ndarray | None = None  # cell polygons entered at one interior point
 
 
 def _routes(
@@ -115,18 +117,20 @@ def _routes(
             "'min_component_nodes' or use a larger network extract",
             file=scenario.network.label, field="min_component_nodes",
         )
-    parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
+    from facplan.entry import FeatureLayer, attach_layers
+
+    feats = [FeatureLayer(cells.geometry.values, layers.entries.get("cells"), "target", False),
+             FeatureLayer(facilities.geometry.values, layers.entries.get("facilities"),
+                          "source", True)]
     if candidates is not None:
-        parts.append(cell_points(candidates.geometry))
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    att = network.attach_points(
-        graph, x, y, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
+        feats.append(FeatureLayer(candidates.geometry.values, layers.entries.get("candidates"),
+                                  "source", True))
+    att = attach_layers(
+        graph, feats, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
         min_component_nodes=scenario.min_component_nodes,
     )
-    cell_nodes = att.node[:n_c]
-    fac_nodes = att.node[n_c:n_c + n_f]
-    cand_nodes = att.node[n_c + n_f:n_c + n_f + n_s]
+    cell_nodes, fac_nodes = att.node[0], att.node[1]
+    cand_nodes = att.node[2] if candidates is not None else np.zeros(0, dtype=np.int64)
     unsnapped = cell_nodes < 0
     if unsnapped.all():
         raise InputError(
@@ -155,7 +159,78 @@ def _routes(
     return _Network(
         GraphRoutes(att.graph, cell_nodes), fac_nodes, cand_nodes, unsnapped, att.graph,
         {"nodes": int(graph.n_nodes), "edges": int(graph.n_edges)},
+        snap_m=att.snap_m, default_point=att.default_point[0],
     )
+
+
+def _entry_warnings(
+    net: _Network, cells: gpd.GeoDataFrame, kind_tiers: list, standards: dict
+) -> list[str]:
+    """Warnings about where features entered the network: long connectors, and large
+    population polygons entered at one interior point (DESIGN, *Entrances*)."""
+    from facplan.entry import long_snap_warning, wide_polygons
+
+    out = []
+    if net.snap_m is not None:
+        names = ["cells", "existing facilities", "candidates"]
+        w = long_snap_warning(dict(zip(names, net.snap_m, strict=False)))
+        if w:
+            out.append(w)
+    if net.default_point is not None and net.default_point.any() and kind_tiers:
+        smallest = min(standards[k][t].walk_m for k, t in kind_tiers)
+        wide = net.default_point & wide_polygons(cells.geometry.values, smallest / 4)
+        if wide.any():
+            out.append(
+                f"{int(wide.sum())} population polygons wider than {smallest / 4:g} m (a "
+                f"quarter of the smallest threshold, {smallest:g} m) enter the walking "
+                "network at one interior point, so their residents may be counted farther "
+                "than they walk; give their gates or buildings as 'population.entrances' "
+                "({path, owner_field})"
+            )
+    return out
+
+
+def _offset_warnings(scenario: Scenario, layers: Layers, net: _Network) -> list[str]:
+    """Point sources in China that lie systematically off the network (GCJ-02/BD-09
+    coordinates read as WGS84), one warning per source."""
+    from facplan.io.coords import offset_warning
+
+    if net.snap_m is None or net.graph is None:
+        return []
+    g = net.graph
+    real = g.node_id >= 0
+    node_xy = (g.x[real], g.y[real]) if real.any() else (g.x, g.y)
+    crs = layers.crs
+    frames = [("population", layers.cells, [("population", len(layers.cells))],
+               [scenario.population]),
+              ("facilities", layers.facilities, layers.sources.get("facilities", []),
+               scenario.facilities),
+              ("candidates", layers.candidates, layers.sources.get("candidates", []),
+               scenario.candidates)]
+    out = []
+    for k, (name, frame, parts, specs) in enumerate(frames):
+        if frame is None or k >= len(net.snap_m):
+            continue
+        given = layers.entries.get("cells" if name == "population" else name)
+        has = np.zeros(len(frame), dtype=bool)
+        if given is not None:
+            has[given.row] = True
+        pts = np.asarray(shapely.get_type_id(frame.geometry.values) == 0) & ~has
+        start = 0
+        for (key, n), spec in zip(parts, specs, strict=False):
+            sel = np.zeros(len(frame), dtype=bool)
+            sel[start:start + n] = True
+            start += n
+            sel &= pts
+            if not sel.any():
+                continue
+            geom = frame.geometry.values[sel]
+            w = offset_warning(key, shapely.get_x(geom), shapely.get_y(geom),
+                               net.snap_m[k][sel], crs=crs, network_xy=node_xy,
+                               coords=getattr(spec, "coords", "wgs84"))
+            if w:
+                out.append(w)
+    return out
 
 
 def measured_kind_tiers(
@@ -232,10 +307,13 @@ def run(
     unsnapped = net.unreachable_cells
 
     demand = cells.copy()
+    demand["snap_m"] = net.snap_m[0] if net.snap_m is not None else np.nan
     demand_w = access.demand_weights(cells, scenario.weights)
     thresholds: dict[str, float] = {}
     access_summary: dict[str, dict] = {}
     kind_tiers = measured_kind_tiers(scenario, facilities, standards)
+    warn.extend(_entry_warnings(net, cells, kind_tiers, standards))
+    warn.extend(_offset_warnings(scenario, layers, net))
     before: dict[tuple[str, str], np.ndarray] = {}
     with timer.stage("access"):
         for kind, tier in kind_tiers:
@@ -322,13 +400,15 @@ def run(
             )
 
     with timer.stage("tables"):
-        sites = _sites_frame(chosen_rows, candidates, crs)
+        cand_snap = (net.snap_m[2] if net.snap_m is not None and candidates is not None
+                     else np.full(0 if candidates is None else len(candidates), np.nan))
+        sites = _sites_frame(chosen_rows, candidates, crs, cand_snap)
         catchments = _catchments(net.graph, sites, cand_nodes, chosen_rows, standards)
         comm_out = None
         if layers.communities is not None:
             comm_out = _communities_out(
                 layers.communities, demand, kind_tiers, thresholds, facilities, sites,
-                siting.summary,
+                siting.summary, lang=scenario.map.lang,
             )
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
@@ -336,13 +416,14 @@ def run(
         if candidates is not None:
             cand_out = candidates.copy()
             cand_out["chosen"] = cand_out["site_id"].isin(sites["site_id"])
+            cand_out["snap_m"] = cand_snap
             cand_out["gain"] = siting.gain if siting.gain is not None else np.nan
             cand_out["excluded"] = (
                 siting.reason if siting.reason is not None
                 else np.full(len(candidates), NOT_IN_ENTRY, dtype=object)
             )
 
-    demand_cols = ["cell_id", "population", "community_id"] + sorted(
+    demand_cols = ["cell_id", "population", "community_id", "snap_m"] + sorted(
         c for c in demand.columns if c.startswith(("dist_", "sfca_"))
     )
     extra = [c for c in cells.columns if c not in demand_cols and c != "geometry"]
@@ -396,7 +477,9 @@ def _whatif(
     return w
 
 
-def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:
+def _sites_frame(
+    rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any, cand_snap_m: np.ndarray
+) -> gpd.GeoDataFrame:
     cols = list(SITE_COLUMNS)
     if not rows or candidates is None:
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
@@ -407,6 +490,7 @@ def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any
     for col in ("name", "tag"):
         df[col] = (candidates[col].to_numpy(dtype=object)[rows_idx] if col in candidates
                    else "")
+    df["snap_m"] = cand_snap_m[rows_idx]
     df["community_id"] = None
     if "phase" not in df:
         df["phase"] = None
@@ -431,8 +515,10 @@ def _contains_any(communities: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> np
 def _communities_out(
     communities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, kind_tiers: list,
     thresholds: dict, facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
-    opt_summary: list[dict],
+    opt_summary: list[dict], *, lang: str = "en",
 ) -> gpd.GeoDataFrame:
+    from facplan.words import kind_tier_label, say
+
     dist_cols: dict[str, np.ndarray] = {}
     thr: dict[str, float] = {}
     for kind, tier in kind_tiers:
@@ -459,14 +545,16 @@ def _communities_out(
     for r, (_, row) in enumerate(table.iterrows()):
         items = []
         if not has[r] and not new_centre[r]:
-            items.append("no neighbourhood centre")
+            items.append(say("no neighbourhood centre", lang))
         if row["community_id"] in no_candidate:
-            items.append("no eligible candidate for a centre")
+            items.append(say("no eligible candidate for a centre", lang))
         for kind, tier in kind_tiers:
             c = row[f"coverage_{layer_key(kind, tier)}_after"]
             if row["population"] > 0 and c < 1.0 - 1e-9:
-                items.append(f"{kind}/{tier} {c:.0%} covered")
-        gaps.append("; ".join(items))
+                label = kind_tier_label(kind, tier, lang)
+                items.append(f"{label} {say('covered', lang)} {c:.0%}" if lang == "zh"
+                             else f"{label} {c:.0%} covered")
+        gaps.append(("；" if lang == "zh" else "; ").join(items))
     table["gaps"] = gaps
     return gpd.GeoDataFrame(table, geometry=communities.geometry.to_numpy(), crs=communities.crs)
 

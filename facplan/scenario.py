@@ -46,6 +46,7 @@ __all__ = [
     "GroupSpec",
     "PhaseSpec",
     "OutputSpec",
+    "EntrancesSpec",
 ]
 
 
@@ -71,7 +72,13 @@ class _FileSource(_Strict):
     path: Path | None = Field(
         None, description="File to read (any format geopandas reads; CSV for points)."
     )
-    layer: str | None = Field(None, description="Layer name inside a GeoPackage.")
+    layer: str | None = Field(
+        None, description="Layer name inside a GeoPackage (required when it has several)."
+    )
+    encoding: str | None = Field(
+        None, description="Text encoding of the attributes, e.g. 'gbk' for a Shapefile "
+        "without a .cpg (default: the file's own)."
+    )
     id_field: str | None = Field(
         None, description="Field holding unique ids; without it ids are '<source>-<row>'."
     )
@@ -86,6 +93,19 @@ class _FileSource(_Strict):
     def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _resolve(v, info)
 
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError("unknown text encoding; use e.g. gbk, gb18030, utf-8") from None
+        return v
+
     @model_validator(mode="after")
     def _postgis_layer(self) -> _FileSource:
         if self.postgis is not None and self.layer is not None:
@@ -94,6 +114,27 @@ class _FileSource(_Strict):
 
 
 Coords = Literal["wgs84", "gcj02", "bd09"]
+
+
+class EntrancesSpec(_FileSource):
+    """Entrances of the features of one source (gates of a compound or a park, or its
+    buildings): points, or polygons entered at their ``representative_point()``; each
+    belongs to the feature whose id is in ``owner_field``. A feature with entrances
+    enters the network only there (its distance is the minimum over them)."""
+
+    owner_field: str = Field(description="Field with the id of the feature it belongs to.")
+    lon: str | None = Field(None, description="CSV only: longitude column (x).")
+    lat: str | None = Field(None, description="CSV only: latitude column (y).")
+    crs: int | str | None = Field(
+        None, description="CSV only: CRS of lon/lat columns (default EPSG:4326)."
+    )
+    coords: Coords = Field("wgs84", description="Points given in GCJ-02 or BD-09.")
+
+    @model_validator(mode="after")
+    def _source(self) -> EntrancesSpec:
+        if (self.path is None) == (self.postgis is None):
+            raise ValueError("give exactly one of 'path' or 'postgis'")
+        return self
 
 
 class GroupSpec(_Strict):
@@ -159,6 +200,9 @@ class PopulationSpec(_FileSource):
         description="Population group fields (e.g. age_65_plus) carried through and reported.",
     )
     dasymetric: DasymetricSpec | None = None
+    entrances: EntrancesSpec | None = Field(
+        None, description="Gates (or buildings) of population polygons: {path, owner_field}."
+    )
 
     @field_validator("groups", mode="before")
     @classmethod
@@ -325,12 +369,21 @@ class FacilitySource(_FileSource):
     )
     osm_file: Path | None = Field(None, description="PBF for 'osm' (default: the network's).")
     coords: Coords = Field("wgs84", description="Points given in GCJ-02 or BD-09.")
+    lon: str | None = Field(None, description="CSV only: longitude column (default 'lon').")
+    lat: str | None = Field(None, description="CSV only: latitude column (default 'lat').")
+    crs: int | str | None = Field(
+        None, description="CSV only: CRS of lon/lat columns (default EPSG:4326)."
+    )
 
     kind: str | None = Field(None, description="Facility kind for every row.")
     kind_field: str | None = Field(None, description="Field holding the kind per row.")
     tier: str | None = Field(None, description="Tier for every row (district|community|compound|all).")
     tier_field: str | None = Field(None, description="Field holding the tier per row.")
     area_field: str | None = Field(None, description="Field with the site area in m².")
+    entrances: EntrancesSpec | None = Field(
+        None, description="Gates of these features: {path, owner_field}; without them a "
+        "polygon is entered at its boundary."
+    )
 
     @field_validator("osm", check_fields=False)
     @classmethod
@@ -619,6 +672,8 @@ class Scenario(_Strict):
         pop = self.population
         if pop.path is not None:
             files["population.path"] = pop.path
+        if pop.entrances is not None and pop.entrances.path is not None:
+            files["population.entrances.path"] = pop.entrances.path
         elif pop.dasymetric is not None:
             if pop.dasymetric.buildings != "osm":
                 files["population.dasymetric.buildings"] = Path(pop.dasymetric.buildings)
@@ -636,6 +691,9 @@ class Scenario(_Strict):
                 for k in ("path", "osm_file"):
                     if getattr(f, k, None) is not None:
                         files[f"{name}.{i}.{k}"] = getattr(f, k)
+                ent = getattr(f, "entrances", None)
+                if ent is not None and ent.path is not None:
+                    files[f"{name}.{i}.entrances.path"] = ent.path
         return files
 
     def needs_osm_file(self) -> list[str]:
@@ -759,7 +817,7 @@ def _check_osm_sources(scenario: Scenario, standards: dict, problems: list[str])
     for name, items in (("facilities", scenario.facilities),
                         ("candidates", scenario.candidates)):
         for i, src in enumerate(items):
-            if isinstance(src.osm, dict) and src.kind is not None:
+            if src.kind is not None:  # OSM tags and files alike: a typo must not drop them
                 problem = _kind_tier_problem(f"{name}.{i}", src.kind, src.tier, standards)
                 if problem:
                     problems.append(problem)
@@ -1016,7 +1074,8 @@ with warnings.catch_warnings():
 
 
 
-for _model in (_FileSource, PopulationSpec, CommunitiesSpec, ExclusionSpec, FacilitySource,
+for _model in (_FileSource, EntrancesSpec, PopulationSpec, CommunitiesSpec, ExclusionSpec,
+               FacilitySource,
                CandidatesSpec, OutputSpec, Scenario):
     _model.model_rebuild()
 del _model

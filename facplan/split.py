@@ -192,6 +192,16 @@ def _prepare(scenario: Scenario, parts: int, by: str) -> _Plan:
     crs = layers.crs
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
     seconds["read inputs"] = round(time.perf_counter() - t0, 3)
+    from facplan.entry import is_polygon
+
+    polygon_sites = is_polygon(facilities.geometry.values).any() or (
+        candidates is not None and is_polygon(candidates.geometry.values).any())
+    if layers.entries or polygon_sites:
+        layers.warnings.append(
+            "a split run enters every cell and site at one point (its interior point): "
+            "'entrances' and the boundary entry of polygon facilities and candidates are "
+            "not applied; run the scenario unsplit (`facplan run`) for them"
+        )
 
     t0 = time.perf_counter()
     graph = read_network(scenario.network, crs, online=scenario.online)

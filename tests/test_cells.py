@@ -20,10 +20,12 @@ def test_polygon_split_by_area():
         geometry=[box(25, 0, 125, 10), box(150, 50, 250, 60)], crs=GRID_CRS,
     )
     out, dropped = clip_to_communities(cells, _communities())
-    got = dict(zip(out["cell_id"], zip(out["community_id"], out["population"], strict=True), strict=True))
-    assert got["x/a"] == ("a", pytest.approx(75.0))
-    assert got["x/b"] == ("b", pytest.approx(25.0))
-    assert got["y"] == ("b", pytest.approx(20.0))
+    got = dict(zip(zip(out["cell_id"], out["community_id"], strict=True), out["population"],
+                   strict=True))
+    # split pieces keep the cell's id and differ by community (DESIGN, 2026-12-03)
+    assert got[("x", "a")] == pytest.approx(75.0)
+    assert got[("x", "b")] == pytest.approx(25.0)
+    assert got[("y", "b")] == pytest.approx(20.0)
     assert dropped == {"cells": 0, "population": pytest.approx(20.0)}
 
 

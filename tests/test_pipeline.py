@@ -109,7 +109,7 @@ def test_outputs_follow_contract(grid_result, tmp_path):
     assert [f["properties"]["rank"] for f in sites] == [1, 2]
     assert set(sites[0]["properties"]) == {
         "site_id", "kind", "tier", "rank", "marginal_population", "cost", "community_id",
-        "phase", "name", "tag"}
+        "phase", "name", "tag", "snap_m"}
     assert sites[0]["properties"]["name"] == "" == sites[0]["properties"]["tag"]  # a file
     cands = json.loads((out / "candidates.geojson").read_text())["features"]
     assert sum(f["properties"]["chosen"] for f in cands) == 2

@@ -26,7 +26,7 @@ matching shapes) and return ``(lon, lat)`` as float arrays of that shape (0-d fo
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -47,7 +47,12 @@ __all__ = [
     "convert_points",
     "COORDINATE_SYSTEMS",
     "INVERSE_TOL_DEG",
+    "OFFSET_MEDIAN_M",
+    "offset_warning",
 ]
+
+#: A point source whose median snap distance exceeds this (metres) looks shifted.
+OFFSET_MEDIAN_M = 100.0
 
 #: Coordinate systems :func:`convert_points` accepts.
 COORDINATE_SYSTEMS = ("wgs84", "gcj02", "bd09")
@@ -304,3 +309,60 @@ def convert_points(
     out[name] = gpd.GeoSeries(shapely.transform(geom, shift), index=out.index, crs=out.crs)
     # GCJ-02/BD-09 are offsets from WGS84 itself, whatever label the file carried
     return out.set_crs(4326, allow_override=True)
+
+
+def offset_warning(
+    key: str, x: np.ndarray, y: np.ndarray, snap_m: np.ndarray, *, crs: Any,
+    network_xy: tuple[np.ndarray, np.ndarray], coords: str = "wgs84",
+) -> str | None:
+    """A warning when a point source in China lies systematically off the network.
+
+    Parameters
+    ----------
+    key
+        The source's scenario key (``facilities.0``, ``candidates.0``, ``population``).
+    x, y
+        (N,) its points in ``crs`` (projected, metres).
+    snap_m
+        (N,) their connector lengths, metres (NaN: not attached).
+    network_xy
+        The network's node coordinates in ``crs``: the source counts as covered when
+        most of its points lie inside the nodes' bounding box.
+    coords
+        The source's ``coords`` setting (the warning suggests the other systems).
+
+    Returns
+    -------
+    str or None
+        The message when the median connector exceeds :data:`OFFSET_MEDIAN_M` (unsnapped
+        points count as infinitely far), most points are inside the network's extent and
+        in China (GCJ-02 box); else None.
+    """
+    from pyproj import Transformer
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3:
+        return None
+    nx_, ny_ = network_xy
+    if len(nx_) == 0:
+        return None
+    inside = (x >= nx_.min()) & (x <= nx_.max()) & (y >= ny_.min()) & (y <= ny_.max())
+    if inside.mean() < 0.8:
+        return None
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+    if out_of_china(lon, lat).mean() > 0.5:
+        return None
+    d = np.where(np.isnan(snap_m), np.inf, snap_m)[inside]
+    median = float(np.median(d))
+    if not median > OFFSET_MEDIAN_M:
+        return None
+    shown = "beyond max_snap_m" if np.isinf(median) else f"{median:.0f} m"
+    other = [c for c in ("gcj02", "bd09") if c != coords]
+    return (
+        f"{key}: the median distance from its {int(inside.sum())} points to the walking "
+        f"network is {shown}, though the network covers them: points from Chinese map "
+        "services are in GCJ-02 (Amap/高德, Tencent) or BD-09 (Baidu/百度), not WGS84, "
+        f"and land hundreds of metres off; set `coords: {other[0]}`"
+        + (f" or `coords: {other[1]}`" if len(other) > 1 else "")
+        + f" on {key} (now coords: {coords})"
+    )

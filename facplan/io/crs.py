@@ -79,6 +79,9 @@ def choose_crs(setting: int | str, sample: gpd.GeoDataFrame, *, key: str = "crs"
             "Gauss-Kruger zone (EPSG:4534-4554), or 'auto'",
             field=key,
         )
+    from facplan.io.vector import check_metre_crs
+
+    check_metre_crs(crs, f"EPSG:{setting}", key.removesuffix(".crs") if key != "crs" else "")
     return crs
 
 

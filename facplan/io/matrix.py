@@ -62,12 +62,16 @@ def read_od_matrix(
     cost = numeric_field(df, spec.cost_field, where)
     o = df[spec.origin_field].astype(str).to_numpy()
     d = df[spec.destination_field].astype(str).to_numpy()
-    col_of = pd.Series(np.arange(len(cell_ids)), index=pd.Index(cell_ids.astype(str)))
     row_of = pd.Series(np.arange(len(dest_ids)), index=pd.Index(dest_ids.astype(str)))
-    cols = col_of.reindex(o).to_numpy()
-    rows = row_of.reindex(d).to_numpy()
+    # the pieces of a cell split by communities share its id: a pair reaches them all
+    pieces = pd.DataFrame({"o": cell_ids.astype(str), "col": np.arange(len(cell_ids))})
+    pairs = pd.DataFrame({"o": o, "pair": np.arange(len(o))}).merge(pieces, on="o", how="left")
+    at = pairs["pair"].to_numpy()
+    cols = pairs["col"].to_numpy(dtype=float)
+    rows = row_of.reindex(d[at]).to_numpy()
     ok = ~np.isnan(cols) & ~np.isnan(rows)
-    rows, cols, cost = rows[ok].astype(np.int64), cols[ok].astype(np.int64), cost[ok]
+    unknown = len(o) - len(np.unique(at[ok]))
+    rows, cols, cost = rows[ok].astype(np.int64), cols[ok].astype(np.int64), cost[at[ok]]
     # shortest of repeated pairs
     order = np.lexsort((cost, cols, rows))
     rows, cols, cost = rows[order], cols[order], cost[order]
@@ -80,4 +84,4 @@ def read_od_matrix(
     indptr = np.cumsum(indptr)
     table = sp.csr_matrix((cost, cols, indptr), shape=shape)
     missing = np.flatnonzero(np.diff(indptr) == 0)
-    return table, {"missing_destinations": missing, "unknown_pairs": int((~ok).sum())}
+    return table, {"missing_destinations": missing, "unknown_pairs": int(unknown)}

@@ -85,8 +85,18 @@ def _kind_tier(
 
 def _check_tiers(
     kind: np.ndarray, tier: np.ndarray, standards: dict, where: str, field: str | None,
-    *, allow_blank: bool,
+    *, allow_blank: bool, kind_field: str | None = None,
 ) -> None:
+    unknown = [i for i, k in enumerate(kind) if k not in standards]
+    if unknown:
+        names = sorted({str(kind[i]) for i in unknown})
+        shown = ", ".join(f"'{n}'" for n in names[:5])
+        raise InputError(
+            f"{len(unknown)} features have a kind with no standard ({shown}); known kinds: "
+            f"{', '.join(sorted(standards))} (check the spelling, or add the kind under "
+            "'standards' with a walk_m)",
+            file=where, field=kind_field or "kind", rows=[u + 1 for u in unknown],
+        )
     bad = []
     for i, (k, t) in enumerate(zip(kind, tier, strict=True)):
         if allow_blank and t == "":
@@ -138,7 +148,8 @@ def read_facilities(
         )
         def kind_tier(gdf=gdf, src=src, where=where):
             kt = _kind_tier(gdf, src, where, blank_tier="all")
-            _check_tiers(*kt, standards, where, src.tier_field, allow_blank=False)
+            _check_tiers(*kt, standards, where, src.tier_field, allow_blank=False,
+                         kind_field=src.kind_field)
             return kt
 
         ids, (kind, tier), area = collect_problems(
@@ -193,7 +204,8 @@ def read_candidates(spec: CandidatesSpec, standards: dict) -> gpd.GeoDataFrame:
     )
     def kind_tier():
         kt = _kind_tier(gdf, spec, where, blank_tier="")
-        _check_tiers(*kt, standards, where, spec.tier_field, allow_blank=True)
+        _check_tiers(*kt, standards, where, spec.tier_field, allow_blank=True,
+                     kind_field=spec.kind_field)
         return kt
 
     ids, (kind, tier), cost, area = collect_problems(

@@ -77,7 +77,7 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
 def _read_csv_points(spec: PopulationSpec) -> gpd.GeoDataFrame:
     where = str(spec.path)
     try:
-        df = pd.read_csv(spec.path)
+        df = pd.read_csv(spec.path, encoding=spec.encoding or "utf-8-sig")
     except Exception as exc:
         raise InputError(f"cannot read this CSV file ({exc})", file=where) from None
     if len(df) == 0:

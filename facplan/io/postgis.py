@@ -429,7 +429,12 @@ def read_source(src: Any, *, key: str) -> tuple[gpd.GeoDataFrame, str]:
     pg = getattr(src, "postgis", None)
     if pg is not None:
         return read_postgis_layer(pg, key=f"{key}.postgis"), pg.where
-    return read_vector(src.path, layer=src.layer, key=f"{key}.path"), str(src.path)
+    from facplan.io.points import is_csv, read_csv_points
+
+    if is_csv(src) and not key.startswith("population"):
+        return read_csv_points(src, key=key), str(src.path)
+    return read_vector(src.path, layer=src.layer, key=f"{key}.path",
+                       encoding=getattr(src, "encoding", None)), str(src.path)
 
 
 def source_name(src: Any) -> str:

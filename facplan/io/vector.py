@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,7 +55,9 @@ def _rows(rows):
     return format_rows(rows)
 
 
-def read_vector(path: Path, *, layer: str | None = None, key: str = "") -> gpd.GeoDataFrame:
+def read_vector(
+    path: Path, *, layer: str | None = None, key: str = "", encoding: str | None = None
+) -> gpd.GeoDataFrame:
     """Read a vector file and check that it is usable.
 
     Parameters
@@ -62,24 +65,32 @@ def read_vector(path: Path, *, layer: str | None = None, key: str = "") -> gpd.G
     path
         Any format geopandas (pyogrio) reads: GeoPackage, GeoJSON, Shapefile, …
     layer
-        Layer inside a multi-layer file.
+        Layer inside a multi-layer file (required when the file has several).
     key
         The scenario key naming this input, used in messages.
+    encoding
+        Text encoding of the attributes (e.g. ``gbk`` for a Shapefile without a
+        ``.cpg``); by default the file's own (a Shapefile without ``.cpg`` is read as
+        Latin-1 by GDAL, and re-read as GBK when its text looks like GBK read as
+        Latin-1 — with a :class:`~facplan.FacplanWarning` either way).
 
     Raises
     ------
     InputError
-        Unreadable file, no features, no CRS, null or invalid geometries.
+        Unreadable file, several layers and no ``layer``, no features, no CRS, a
+        projected CRS whose unit is not the metre, null or invalid geometries.
     """
     where = str(path)
     if not Path(path).exists():
         raise InputError("file not found", file=where, field=key or None)
+    if layer is None:
+        _single_layer(path, where, key)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        gdf = _read_file(path, layer, encoding)
     except Exception as exc:  # pyogrio raises several types
         raise InputError(f"cannot read this file as a vector layer ({exc})", file=where) from None
+    if encoding is None:
+        gdf = _check_text_encoding(gdf, path, layer, key)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise InputError("the layer has no geometry column", file=where)
     if len(gdf) == 0:
@@ -90,8 +101,132 @@ def read_vector(path: Path, *, layer: str | None = None, key: str = "") -> gpd.G
             "EPSG:4490)",
             file=where,
         )
+    check_metre_crs(gdf.crs, where, key)
     check_geometries(gdf, where)
     return gdf.reset_index(drop=True)
+
+
+def _read_file(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    kwargs = {}
+    if layer:
+        kwargs["layer"] = layer
+    if encoding:
+        kwargs["encoding"] = encoding
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gpd.read_file(path, **kwargs)
+
+
+def _single_layer(path: Path, where: str, key: str) -> None:
+    """Raise when the file holds several layers (reading "the first" silently is wrong)."""
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception:  # unreadable: read_file reports it
+        return
+    if len(layers) > 1:
+        names = ", ".join(str(n) for n in layers[:, 0])
+        raise InputError(
+            f"the file holds {len(layers)} layers ({names}); name the one to read with "
+            f"'{key.rsplit('.', 1)[0] + '.layer' if key else 'layer'}'",
+            file=where, field="layer",
+        )
+
+
+def check_metre_crs(crs: object, where: str, key: str = "") -> None:
+    """Raise when ``crs`` is projected but its unit is not the metre (e.g. US feet)."""
+    from pyproj import CRS
+
+    if crs is None:
+        return
+    c = CRS.from_user_input(crs)
+    if not c.is_projected:
+        return
+    units = {a.unit_name for a in c.axis_info if a.direction in ("east", "north", "west",
+                                                                  "south")} or {
+        a.unit_name for a in c.axis_info}
+    if not units or all(u in ("metre", "meter") for u in units):
+        return
+    raise InputError(
+        f"the layer's CRS {c.name} is projected in {', '.join(sorted(units))}, not metres; "
+        "facplan measures in metres: reproject the layer (e.g. to EPSG:4326, or a CGCS2000 "
+        "Gauss-Kruger zone such as EPSG:4547)",
+        file=where, field=f"{key}.crs" if key else "crs",
+    )
+
+
+_LATIN1_HIGH = re.compile("[\u0080-\u00ff]+")
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def gbk_as_latin1(text: str) -> str | None:
+    """The GBK reading of ``text`` when it looks like GBK decoded as Latin-1 (accented
+    Latin letters, in runs of even length, that decode as GBK to Chinese), else None."""
+    runs = _LATIN1_HIGH.findall(text)
+    if not runs or any(len(r) % 2 for r in runs) or _CJK.search(text):
+        return None
+    if any(ord(c) > 0xFF for c in text):
+        return None
+    try:
+        fixed = text.encode("latin-1").decode("gbk")
+    except UnicodeError:
+        return None
+    return fixed if _CJK.search(fixed) else None
+
+
+def _mojibake_columns(gdf: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(column, a value, its GBK reading) of text columns whose every non-ASCII value
+    looks like GBK read as Latin-1 and none holds Chinese."""
+    out = []
+    for col in gdf.columns:
+        if col == gdf.geometry.name or not (gdf[col].dtype == object
+                                            or pd.api.types.is_string_dtype(gdf[col])):
+            continue
+        texts = [v for v in gdf[col].dropna().unique()[:2000] if isinstance(v, str)]
+        odd = [v for v in texts if not v.isascii()]
+        if not odd or any(_CJK.search(v) for v in texts):
+            continue
+        fixed = [gbk_as_latin1(v) for v in odd]
+        if all(f is not None for f in fixed):
+            out.append((str(col), odd[0], fixed[0]))
+    return out
+
+
+def _check_text_encoding(
+    gdf: gpd.GeoDataFrame, path: Path, layer: str | None, key: str
+) -> gpd.GeoDataFrame:
+    """Warn (and, for a Shapefile without .cpg, re-read as GBK) when the text looks like
+    GBK read as Latin-1."""
+    from facplan._errors import FacplanWarning
+
+    bad = _mojibake_columns(gdf)
+    if not bad:
+        return gdf
+    col, seen, fixed = bad[0]
+    source = f"{key}: " if key else ""
+    enc_key = f"{key.rsplit('.', 1)[0]}.encoding" if key else "encoding"
+    path = Path(path)
+    is_shp = path.suffix.lower() == ".shp" or path.is_dir()
+    if is_shp and not path.with_suffix(".cpg").exists():
+        try:
+            again = _read_file(path, layer, "gbk")
+        except Exception:
+            again = None
+        if again is not None and not _mojibake_columns(again):
+            warnings.warn(
+                f"{source}{path.name} has no .cpg and its text looked like GBK read as "
+                f"Latin-1 (field '{col}': {seen!r} is {fixed!r} in GBK); facplan read it as "
+                f"GBK. Set `encoding: gbk` ({enc_key}) to say so, or the right encoding",
+                FacplanWarning, stacklevel=3,
+            )
+            return again
+    warnings.warn(
+        f"{source}{path.name}: the text looks like GBK read as Latin-1 (field '{col}': "
+        f"{seen!r} would be {fixed!r}); set `encoding: gbk` ({enc_key}) if it is Chinese",
+        FacplanWarning, stacklevel=3,
+    )
+    return gdf
 
 
 def check_geometries(gdf: gpd.GeoDataFrame, where: str) -> None:

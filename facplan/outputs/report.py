@@ -174,12 +174,19 @@ def write_coverage_plot(path: Path, result: Result) -> None:
     """
     from PIL import Image, ImageDraw
 
+    from facplan.words import say
+
+    lang = _lang(result)
     curves = coverage_curves(result)
     total = result.summary["population_total"]
     s = _SS
     width, height = _SIZE[0] * s, _SIZE[1] * s
-    title = f"{result.summary['scenario']}: coverage curve (population {total:,.0f})"
-    title_font, label_font = _font(17 * s, _needs_cjk(title)), _font(14 * s)
+    title = f"{result.summary['scenario']}: " + say(
+        "coverage curve (population {total})", lang).format(total=f"{total:,.0f}")
+    xlabel = say("new sites (in rank order)", lang)
+    ylabel = say("people within the walking standard", lang)
+    title_font = _font(17 * s, _needs_cjk(title))
+    label_font = _font(14 * s, _needs_cjk(xlabel + ylabel))
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
 
@@ -236,15 +243,20 @@ def write_coverage_plot(path: Path, result: Result) -> None:
 
     # titles
     draw.text((width / 2, 14 * s), title, fill=ink, font=title_font, anchor="mt")
-    draw.text(((box[0] + box[2]) / 2, height - 10 * s), "new sites (in rank order)",
+    draw.text(((box[0] + box[2]) / 2, height - 10 * s), xlabel,
               fill=ink, font=label_font, anchor="md")
-    ylabel = "people within the walking standard"
     side = Image.new("L", (round(draw.textlength(ylabel, font=label_font)) + 2 * s,
                            label_h + 4 * s), 0)
     ImageDraw.Draw(side).text((s, 0), ylabel, fill=255, font=label_font)
     side = side.transpose(Image.Transpose.ROTATE_90)
     img.paste(ink, (10 * s, round((box[1] + box[3] - side.height) / 2)), side)
     img.reduce(s).save(path, format="PNG")
+
+
+def _lang(result: Any) -> str:
+    """The scenario's ``map.lang`` (``en`` when the result has no scenario)."""
+    spec = getattr(getattr(result, "scenario", None), "map", None)
+    return getattr(spec, "lang", "en") or "en"
 
 
 def _pct(x: float | None) -> str:
@@ -270,17 +282,33 @@ def _estimate_lines(est: dict | None) -> list[str]:
 
 
 def write_report(path: Path, result: Result) -> None:
-    """Write ``report.md``: inputs, coverage before/after, chosen sites, communities."""
+    """Write ``report.md``: inputs, coverage before/after, chosen sites, communities
+    (in Chinese with ``map: {lang: zh}``)."""
+    from facplan.words import kind_tier_label, say
+
+    lang = _lang(result)
+
+    def t(text: str) -> str:
+        return say(text, lang)
+
+    def kt(key: str) -> str:
+        kind, _, tier = key.partition("/")
+        return kind_tier_label(kind, tier, lang)
+
     s = result.summary
+    net = s["network"]
+    net_text = (f"{net['nodes']:,} {t('nodes')}, {net['edges']:,} {t('edges')}"
+                if "nodes" in net else f"{net.get('matrix_pairs', 0):,} OD pairs")
     lines = [
         f"# {md_text(s['scenario'])}",
         "",
-        f"- CRS: {s['crs']}; population {s['population_total']:,.0f} in {s['cells']:,} cells",
-        f"- walking network: {s['network']['nodes']:,} nodes, {s['network']['edges']:,} edges",
+        f"- CRS: {s['crs']}; " + t("population {total} in {cells} cells").format(
+            total=f"{s['population_total']:,.0f}", cells=f"{s['cells']:,}"),
+        f"- {t('walking network')}: {net_text}",
         "",
-        "## Inputs",
+        f"## {t('Inputs')}",
         "",
-        "| key | file | sha256 |",
+        f"| {t('key')} | {t('file')} | sha256 |",
         "|---|---|---|",
     ]
     for key, f in s["inputs"].items():
@@ -288,38 +316,42 @@ def write_report(path: Path, result: Result) -> None:
     lines += _estimate_lines(s.get("population_estimate"))
     lines += [
         "",
-        "## Coverage",
+        f"## {t('Coverage')}",
         "",
-        "| kind/tier | threshold | covered before | after | mean distance | unreachable |",
+        "| " + " | ".join(t(h) for h in ("kind/tier", "threshold", "covered before", "after",
+                                         "mean distance", "unreachable")) + " |",
         "|---|---|---|---|---|---|",
     ]
     for key, a in s["access"].items():
         after = a.get("after", {})
         lines.append(
-            f"| {md_text(key)} | {a['threshold_m']:.0f} m | {_pct(a['coverage'])} | "
+            f"| {md_text(kt(key))} | {a['threshold_m']:.0f} m | {_pct(a['coverage'])} | "
             f"{_pct(after.get('coverage'))} | {a['mean_m']:.0f} m | "
             f"{a['unreachable_population']:,.0f} |"
         )
-    lines += ["", "## New sites", ""]
+    lines += ["", f"## {t('New sites')}", ""]
     for o in s["optimize"]:
         lines.append(
-            f"- **{md_text(o['kind'])}/{md_text(o['tier'])}** ({o['model']}): "
-            f"{len(o['selected'])} sites, "
-            f"+{o['objective']:,.0f} people, bound {o['bound']:,.0f}, gap {o['gap']:.2%}"
+            f"- **{md_text(kind_tier_label(o['kind'], o['tier'], lang))}** ({o['model']}): "
+            f"{len(o['selected'])} {t('sites')}, +{o['objective']:,.0f} {t('people')}, "
+            f"{t('bound')} {o['bound']:,.0f}, {t('gap')} {o['gap']:.2%}"
         )
     if len(result.sites):
-        lines += ["", "| rank | site | kind/tier | people gained | cost | community |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| " + " | ".join(t(h) for h in ("rank", "site", "kind/tier",
+                                                        "people gained", "cost", "community"))
+                  + " |", "|---|---|---|---|---|---|"]
         for _, r in result.sites.iterrows():  # entry by entry, in rank order
             lines.append(
-                f"| {r['rank']} | {md_text(r['site_id'])} | {md_text(r['kind'])}/"
-                f"{md_text(r['tier'])} | {r['marginal_population']:,.0f} | {r['cost']:,.0f} | "
+                f"| {r['rank']} | {md_text(r['site_id'])} | "
+                f"{md_text(kind_tier_label(r['kind'], r['tier'], lang))} | "
+                f"{r['marginal_population']:,.0f} | {r['cost']:,.0f} | "
                 f"{md_text(r['community_id'] or '')} |"
             )
     if result.communities is not None:
         cols = [c for c in result.communities.columns if c.startswith("coverage_")]
-        lines += ["", "## Communities", "",
-                  "| community | population | " + " | ".join(cols) + " | gaps |",
+        lines += ["", f"## {t('Communities')}", "",
+                  f"| {t('community')} | {t('population')} | " + " | ".join(cols)
+                  + f" | {t('gaps')} |",
                   "|---|---|" + "---|" * len(cols) + "---|"]
         for _, r in result.communities.iterrows():
             cells = " | ".join(_pct(r[c]) for c in cols)
@@ -328,6 +360,6 @@ def write_report(path: Path, result: Result) -> None:
                 f"{r['population']:,.0f} | {cells} | {md_text(r['gaps'])} |"
             )
     if s["warnings"]:
-        lines += ["", "## Warnings", ""] + [f"- {md_text(w)}" for w in s["warnings"]]
-    lines += ["", "![coverage curve](coverage_curve.png)", ""]
+        lines += ["", f"## {t('Warnings')}", ""] + [f"- {md_text(w)}" for w in s["warnings"]]
+    lines += ["", f"![{t('coverage curve')}](coverage_curve.png)", ""]
     Path(path).write_text("\n".join(lines), encoding="utf-8")
