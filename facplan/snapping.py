@@ -59,15 +59,21 @@ def project(px, py, ax, ay, bx, by):
 
 @njit(cache=True, nogil=True)
 def _register(ax, ay, bx, by, x0, y0, h, nx, ny, tol):  # pragma: no cover - compiled
-    """Grid cells (CSR: ``cell_ptr``, ``cell_seg``) listing the segments that meet them."""
+    """The grid, CSR-style: cell c lists entries ``cell_ptr[c]:cell_ptr[c + 1]`` of
+    ``cell_seg`` (segment positions) and ``cell_xy`` (their ends ax, ay, bx, by, copied
+    so that a cell's segments are read from contiguous memory)."""
     n_seg = ax.shape[0]
-    counts = np.zeros(nx * ny + 1, dtype=np.int64)
+    cell_ptr = np.zeros(nx * ny + 1, dtype=np.int64)
+    cell_seg = np.empty(0, dtype=np.int32)
+    cell_xy = np.empty((0, 4), dtype=np.float64)
+    fill = np.zeros(0, dtype=np.int64)
     for pass_ in range(2):
         if pass_ == 1:
             for c in range(nx * ny):
-                counts[c + 1] += counts[c]
-            cell_seg = np.empty(counts[nx * ny], dtype=np.int32)
-            fill = counts[:-1].copy()
+                cell_ptr[c + 1] += cell_ptr[c]
+            cell_seg = np.empty(cell_ptr[nx * ny], dtype=np.int32)
+            cell_xy = np.empty((cell_ptr[nx * ny], 4), dtype=np.float64)
+            fill = cell_ptr[:-1].copy()
         for s in range(n_seg):
             dx = bx[s] - ax[s]
             dy = by[s] - ay[s]
@@ -80,14 +86,10 @@ def _register(ax, ay, bx, by, x0, y0, h, nx, ny, tol):  # pragma: no cover - com
                 xb = ax[s] + t1 * dx
                 ya = ay[s] + t0 * dy
                 yb = ay[s] + t1 * dy
-                lo_i = int(math.floor((min(xa, xb) - tol - x0) / h))
-                hi_i = int(math.floor((max(xa, xb) + tol - x0) / h))
-                lo_j = int(math.floor((min(ya, yb) - tol - y0) / h))
-                hi_j = int(math.floor((max(ya, yb) + tol - y0) / h))
-                lo_i = max(lo_i, 0)
-                lo_j = max(lo_j, 0)
-                hi_i = min(hi_i, nx - 1)
-                hi_j = min(hi_j, ny - 1)
+                lo_i = max(int(math.floor((min(xa, xb) - tol - x0) / h)), 0)
+                hi_i = min(int(math.floor((max(xa, xb) + tol - x0) / h)), nx - 1)
+                lo_j = max(int(math.floor((min(ya, yb) - tol - y0) / h)), 0)
+                hi_j = min(int(math.floor((max(ya, yb) + tol - y0) / h)), ny - 1)
                 for j in range(lo_j, hi_j + 1):
                     for i in range(lo_i, hi_i + 1):
                         # skip the cells the previous piece already listed the segment in
@@ -95,47 +97,30 @@ def _register(ax, ay, bx, by, x0, y0, h, nx, ny, tol):  # pragma: no cover - com
                             continue
                         c = j * nx + i
                         if pass_ == 0:
-                            counts[c + 1] += 1
+                            cell_ptr[c + 1] += 1
                         else:
-                            cell_seg[fill[c]] = s
-                            fill[c] += 1
+                            f = fill[c]
+                            cell_seg[f] = s
+                            cell_xy[f, 0] = ax[s]
+                            cell_xy[f, 1] = ay[s]
+                            cell_xy[f, 2] = bx[s]
+                            cell_xy[f, 3] = by[s]
+                            fill[c] = f + 1
                 last_lo_i, last_hi_i, last_lo_j, last_hi_j = lo_i, hi_i, lo_j, hi_j
-    return counts, cell_seg
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _scan_cell(c, x, y, ax, ay, bx, by, cell_ptr, cell_seg, best_d, best_s, best_t):
-    # pragma: no cover - compiled
-    """Project the point onto every segment of cell ``c``; return the updated best."""
-    for e in range(cell_ptr[c], cell_ptr[c + 1]):
-        s = cell_seg[e]
-        sax = ax[s]
-        say = ay[s]
-        dx = bx[s] - sax
-        dy = by[s] - say
-        l2 = dx * dx + dy * dy
-        if l2 > 0:
-            t = ((x - sax) * dx + (y - say) * dy) / l2
-        else:
-            t = 0.0
-        if t < 0.0:
-            t = 0.0
-        elif t > 1.0:
-            t = 1.0
-        d = np.hypot(x - (sax + t * dx), y - (say + t * dy))
-        if d < best_d or (d == best_d and s < best_s):
-            best_d = d
-            best_s = s
-            best_t = t
-    return best_d, best_s, best_t
+    return cell_ptr, cell_seg, cell_xy
 
 
 @njit(cache=True, nogil=True)
 def _query(
-    px, py, ax, ay, bx, by, cell_ptr, cell_seg, x0, y0, h, nx, ny, max_snap_m, tol,
+    px, py, cell_ptr, cell_seg, cell_xy, x0, y0, h, nx, ny, max_snap_m, tol,
     out_seg, out_t, out_d,
 ):  # pragma: no cover - compiled
-    """Nearest segment of each point (ring search over the grid); writes the outputs."""
+    """Nearest segment of each point (ring search over the grid); writes the outputs.
+
+    A cell is skipped when its box is farther than the best distance so far (or than
+    ``max_snap_m``), and a segment's ``hypot`` only computed when its squared distance
+    can win; both tests keep a margin, so they never drop a winner or a tie.
+    """
     x1 = x0 + nx * h
     y1 = y0 + ny * h
     for p in range(px.shape[0]):
@@ -145,9 +130,7 @@ def _query(
         best_s = -1
         best_t = 0.0
         # every listed cell lies in the grid's box: no farther than max_snap_m, or skip
-        gx = max(x0 - x, 0.0, x - x1)
-        gy = max(y0 - y, 0.0, y - y1)
-        to_grid = np.hypot(gx, gy)
+        to_grid = np.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1))
         if to_grid - tol <= max_snap_m:
             # start at the grid cell nearest the point (cells beyond the grid hold nothing)
             ci = int(min(max(math.floor((x - x0) / h), -1.0), float(nx)))
@@ -156,23 +139,45 @@ def _query(
             while True:
                 lo_i, hi_i, lo_j, hi_j = ci - k, ci + k, cj - k, cj + k
                 for j in range(max(lo_j, 0), min(hi_j, ny - 1) + 1):
-                    if j == lo_j or j == hi_j:
-                        for i in range(max(lo_i, 0), min(hi_i, nx - 1) + 1):
-                            best_d, best_s, best_t = _scan_cell(
-                                j * nx + i, x, y, ax, ay, bx, by, cell_ptr, cell_seg,
-                                best_d, best_s, best_t,
-                            )
-                    else:  # inner rows of the ring: its two end columns
-                        if 0 <= lo_i < nx:
-                            best_d, best_s, best_t = _scan_cell(
-                                j * nx + lo_i, x, y, ax, ay, bx, by, cell_ptr, cell_seg,
-                                best_d, best_s, best_t,
-                            )
-                        if 0 <= hi_i < nx and hi_i != lo_i:
-                            best_d, best_s, best_t = _scan_cell(
-                                j * nx + hi_i, x, y, ax, ay, bx, by, cell_ptr, cell_seg,
-                                best_d, best_s, best_t,
-                            )
+                    if j == lo_j or j == hi_j:  # the ring's first and last rows: all cells
+                        i_start, i_stop, i_step = max(lo_i, 0), min(hi_i, nx - 1) + 1, 1
+                    else:  # rows in between: the ring's two end cells
+                        i_start, i_stop, i_step = lo_i, hi_i + 1, max(hi_i - lo_i, 1)
+                    for i in range(i_start, i_stop, i_step):
+                        if i < 0 or i >= nx:
+                            continue
+                        lim = min(best_d, max_snap_m) + tol
+                        cx = max(x0 + i * h - x, 0.0, x - (x0 + (i + 1) * h))
+                        cy = max(y0 + j * h - y, 0.0, y - (y0 + (j + 1) * h))
+                        if cx * cx + cy * cy > lim * lim:
+                            continue
+                        c = j * nx + i
+                        for e in range(cell_ptr[c], cell_ptr[c + 1]):
+                            sax = cell_xy[e, 0]
+                            say = cell_xy[e, 1]
+                            dx = cell_xy[e, 2] - sax
+                            dy = cell_xy[e, 3] - say
+                            l2 = dx * dx + dy * dy
+                            if l2 > 0:
+                                t = ((x - sax) * dx + (y - say) * dy) / l2
+                            else:
+                                t = 0.0
+                            if t < 0.0:
+                                t = 0.0
+                            elif t > 1.0:
+                                t = 1.0
+                            ex = x - (sax + t * dx)
+                            ey = y - (say + t * dy)
+                            # ex² + ey² is within 1e-12 of hypot()²: skip only sure losers
+                            if ex * ex + ey * ey > lim * lim * (1.0 + 1e-12):
+                                continue
+                            d = np.hypot(ex, ey)
+                            s = cell_seg[e]
+                            if d < best_d or (d == best_d and s < best_s):
+                                best_d = d
+                                best_s = s
+                                best_t = t
+                                lim = min(best_d, max_snap_m) + tol
                 # distance from the point to the nearest grid cell not yet visited
                 margin = np.inf
                 if lo_i > 0:
@@ -264,7 +269,7 @@ def nearest_segments(
     if not (np.isfinite(px).all() and np.isfinite(py).all()):
         raise ValueError("point coordinates must be finite")
     x0, y0, h, nx, ny = _grid(ax, ay, bx, by)
-    cell_ptr, cell_seg = _register(ax, ay, bx, by, x0, y0, h, nx, ny, _REG_TOL_M)
+    cell_ptr, cell_seg, cell_xy = _register(ax, ay, bx, by, x0, y0, h, nx, ny, _REG_TOL_M)
     # visit the points cell by cell (locality); results go back to the input order
     key = (np.clip(np.floor((py - y0) / h), -1, ny) * (nx + 2)
            + np.clip(np.floor((px - x0) / h), -1, nx))
@@ -276,7 +281,7 @@ def nearest_segments(
     max_snap_m = float(max_snap_m)
 
     def run(lo: int, hi: int) -> None:
-        _query(qx[lo:hi], qy[lo:hi], ax, ay, bx, by, cell_ptr, cell_seg, x0, y0, h, nx, ny,
+        _query(qx[lo:hi], qy[lo:hi], cell_ptr, cell_seg, cell_xy, x0, y0, h, nx, ny,
                max_snap_m, _REG_TOL_M, o_seg[lo:hi], o_t[lo:hi], o_d[lo:hi])
 
     bounds = list(range(0, n_pts, _CHUNK)) + [n_pts]
