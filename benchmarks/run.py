@@ -769,7 +769,10 @@ def case_report(case: str, meta: dict, res: dict) -> tuple[list[str], list[str]]
     # end to end
     for i, r in enumerate(runs):
         tim = r.get("summary", {}).get("timings", {})
-        stages = ", ".join(f"{k} {v:.2f}" for k, v in tim.items())
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in tim.items() if not isinstance(v, dict))
+        peaks = tim.get("peak_memory_mb", {})
+        if peaks:
+            stages += "; peak GB: " + ", ".join(f"{k} {v / GB:.2f}" for k, v in peaks.items())
         o = r.get("summary", {}).get("optimize", [{}])[0]
         label = "cold network cache" if i == 0 else "network cache"
         row("end to end", f"facplan run (#{i + 1}, {label})", r["seconds"], e2e,

@@ -90,17 +90,27 @@ class Result:
 
 
 class _Timer:
+    """Wall time (``timings``, seconds) and peak resident memory (``peak_memory_mb``) of
+    each stage of a run; stages do not nest."""
+
     def __init__(self, progress: Progress | None) -> None:
         self.timings: dict[str, float] = {}
+        self.peak_memory_mb: dict[str, float] = {}
         self.progress = progress
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        from facplan.memory import peak_rss_mb, reset_peak_rss
+
         if self.progress:
             self.progress(name)
+        reset_peak_rss()
         t0 = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
+        peak = peak_rss_mb()
+        if peak is not None:
+            self.peak_memory_mb[name] = round(peak, 1)
 
 
 def _read_network(scenario: Scenario, crs: Any, *, use_cache: bool = True) -> network.Graph:
@@ -145,10 +155,16 @@ class _Network:
 
 
 def _routes(
-    scenario: Scenario, layers: Layers, warn: list[str], *, use_cache: bool = True
+    scenario: Scenario, layers: Layers, warn: list[str], *, use_cache: bool = True,
+    timer: _Timer | None = None,
 ) -> _Network:
     """Walking distances for this scenario: the network with every cell and site
-    attached, or the given origin–destination table."""
+    attached, or the given origin–destination table.
+
+    With a ``timer``, reading (file or cache → graph, or the table) is its stage
+    ``read network`` and attaching the points is its stage ``attach``.
+    """
+    timer = timer or _Timer(None)
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
     n_c, n_f = len(cells), len(facilities)
     n_s = 0 if candidates is None else len(candidates)
@@ -161,9 +177,10 @@ def _routes(
             np.zeros(0, dtype=object) if candidates is None
             else candidates["site_id"].to_numpy(dtype=object),
         ])
-        table, info = read_od_matrix(
-            scenario.network, cells["cell_id"].to_numpy(dtype=object), dest_ids
-        )
+        with timer.stage("read network"):
+            table, info = read_od_matrix(
+                scenario.network, cells["cell_id"].to_numpy(dtype=object), dest_ids
+            )
         handles = np.arange(n_f + n_s, dtype=np.int64)
         handles[info["missing_destinations"]] = -1
         unreachable = np.diff(table.tocsc().indptr) == 0
@@ -188,7 +205,8 @@ def _routes(
     from facplan.memory import check_memory
 
     check_memory(scenario.network.path, n_c + n_f + n_s, key=f"network.{scenario.network.key}")
-    graph = _read_network(scenario, layers.crs, use_cache=use_cache)
+    with timer.stage("read network"):
+        graph = _read_network(scenario, layers.crs, use_cache=use_cache)
     _, sizes = network.components(graph)
     if len(sizes) == 0 or sizes.max() < scenario.min_component_nodes:
         raise InputError(
@@ -198,15 +216,16 @@ def _routes(
             "'min_component_nodes' or use a larger network extract",
             file=scenario.network.label, field="min_component_nodes",
         )
-    parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
-    if candidates is not None:
-        parts.append(cell_points(candidates.geometry))
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    att = network.attach_points(
-        graph, x, y, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
-        min_component_nodes=scenario.min_component_nodes,
-    )
+    with timer.stage("attach"):
+        parts = [cell_points(cells.geometry), cell_points(facilities.geometry)]
+        if candidates is not None:
+            parts.append(cell_points(candidates.geometry))
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        att = network.attach_points(
+            graph, x, y, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
+            min_component_nodes=scenario.min_component_nodes,
+        )
     cell_nodes = att.node[:n_c]
     fac_nodes = att.node[n_c:n_c + n_f]
     cand_nodes = att.node[n_c + n_f:n_c + n_f + n_s]
@@ -312,8 +331,7 @@ def run(
     crs = layers.crs
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
 
-    with timer.stage("read network"):
-        net = _routes(scenario, layers, warn, use_cache=cache)
+    net = _routes(scenario, layers, warn, use_cache=cache, timer=timer)
     routes, fac_nodes, cand_nodes = net.routes, net.fac, net.cand
     pop = cells["population"].to_numpy(dtype=float)
     unsnapped = net.unreachable_cells
@@ -439,7 +457,8 @@ def run(
         "warnings": warn,
         "unreachable_cells": int(unsnapped.sum()),
         "network": net.describe,
-        "timings": timer.timings,
+        # per-stage peak memory sits inside `timings`, the block reruns may differ in
+        "timings": {**timer.timings, "peak_memory_mb": timer.peak_memory_mb},
         "inputs": {
             k: {"path": str(p), "sha256": file_sha256(p)} for k, p in scenario.input_files().items()
         },
