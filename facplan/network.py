@@ -491,6 +491,10 @@ def read_graphml(path: str | Path, *, crs: str) -> Graph:
 def components(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
     """Connected components of the graph.
 
+    Labels are numbered in the order of each component's lowest node (the numbering of
+    ``scipy.sparse.csgraph.connected_components``), found by one compiled breadth-first
+    pass (no scipy.sparse.csgraph import, which pulls in scipy.linalg).
+
     Returns
     -------
     labels : numpy.ndarray
@@ -498,15 +502,11 @@ def components(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
     sizes : numpy.ndarray
         int64 (C,) number of nodes in each component.
     """
-    from scipy.sparse.csgraph import connected_components
+    from facplan.snapping import component_labels
 
-    v = graph.n_nodes
-    if v == 0:
+    if graph.n_nodes == 0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
-    ones = np.ones(len(graph.indices), dtype=np.int8)  # zero-length edges still connect
-    adj = sp.csr_matrix((ones, graph.indices, graph.indptr), shape=(v, v))
-    n, labels = connected_components(adj, directed=False)
-    labels = labels.astype(np.int32)
+    n, labels = component_labels(graph.indptr, graph.indices)
     return labels, np.bincount(labels, minlength=n).astype(np.int64)
 
 

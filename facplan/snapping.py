@@ -1,4 +1,4 @@
-"""Nearest-segment search: arrays in, arrays out (the kernel behind edge snapping).
+"""Nearest-segment search: arrays in, arrays out (the kernels behind attaching points).
 
 :func:`nearest_segments` finds, for every point, the nearest of a set of straight
 segments a–b and the exact projection onto it, in the style of :mod:`facplan.distances`:
@@ -13,6 +13,9 @@ distance from the point to any cell not yet visited (or than ``max_snap_m`` is).
 result is therefore exact: the segment of smallest projected distance (ties: the lowest
 segment position), with the projection computed by the same floating-point formula as a
 brute-force pass over all segments (:func:`project`).
+
+:func:`component_labels` gives the connected components that decide which segments are
+snap targets (a compiled breadth-first pass).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from numba import njit
 
 from facplan.distances import default_threads
 
-__all__ = ["nearest_segments", "project"]
+__all__ = ["nearest_segments", "project", "component_labels"]
 
 #: Widening (metres) of each piece's bounding box when it is registered in the grid, and
 #: the margin kept when a ring search stops; both far above the rounding of coordinates
@@ -204,7 +207,49 @@ def _query(
             out_d[p] = np.inf
 
 
+@njit(cache=True, nogil=True)
+def _labels_kernel(indptr, indices):  # pragma: no cover - compiled
+    n_nodes = indptr.shape[0] - 1
+    labels = np.full(n_nodes, -1, dtype=np.int32)
+    queue = np.empty(max(n_nodes, 1), dtype=np.int64)
+    n_comp = 0
+    for start in range(n_nodes):
+        if labels[start] >= 0:
+            continue
+        labels[start] = n_comp
+        head = 0
+        tail = 1
+        queue[0] = start
+        while head < tail:
+            u = queue[head]
+            head += 1
+            for e in range(indptr[u], indptr[u + 1]):
+                w = indices[e]
+                if labels[w] < 0:
+                    labels[w] = n_comp
+                    queue[tail] = w
+                    tail += 1
+        n_comp += 1
+    return n_comp, labels
+
+
 # --------------------------------------------------------------------------- public
+
+
+def component_labels(indptr: np.ndarray, indices: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of an undirected CSR graph (every edge stored both ways).
+
+    Returns
+    -------
+    n_components : int
+    labels : numpy.ndarray
+        int32 (V,) label of each node, numbered in the order of each component's lowest
+        node (as ``scipy.sparse.csgraph.connected_components``).
+    """
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices, dtype=np.int32)
+    n, labels = _labels_kernel(indptr, indices)
+    return int(n), labels
 
 
 def _grid(ax, ay, bx, by):

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from facplan import network
-from facplan.snapping import nearest_segments
+from facplan.snapping import component_labels, nearest_segments
 from tests.conftest import shared_file
 
 
@@ -200,3 +200,16 @@ def test_attach_points_uses_the_nearest_segment():
         qx = ax[s] + rt[p] * (bx[s] - ax[s])
         qy = ay[s] + rt[p] * (by[s] - ay[s])
         assert np.hypot(aug.x[target] - qx, aug.y[target] - qy) <= 2e-9
+
+
+def test_component_labels_equal_scipy():
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    g = network.read_pbf(shared_file("liechtenstein", "liechtenstein.osm.pbf"), crs="EPSG:32632")
+    n, labels = component_labels(g.indptr, g.indices)
+    adj = sp.csr_matrix((np.ones(len(g.indices)), g.indices, g.indptr),
+                        shape=(g.n_nodes, g.n_nodes))
+    n_ref, ref = connected_components(adj, directed=False)
+    assert n == n_ref > 1 and labels.dtype == np.int32
+    np.testing.assert_array_equal(labels, ref)
