@@ -163,6 +163,9 @@ def write_tiled(
     """Write the n×n tiled PBF; return counts."""
     import osmium
 
+    tiles = tile_grid(n)
+    way_base = stitch_way_base(n)
+
     tmp = out.with_name(out.name + ".tmp.osm.pbf")
     if tmp.exists():
         tmp.unlink()
@@ -180,7 +183,6 @@ def write_tiled(
     writer = osmium.SimpleWriter(str(tmp), header=header)
     nb = osmium.osm.osm_entity_bits
     try:
-        tiles = tile_grid(n)
         for k, (i, j) in enumerate(tiles):
             dx, dy = i * w, j * h
             for n in osmium.FileProcessor(str(src), nb.NODE):
@@ -197,7 +199,7 @@ def write_tiled(
         for s, (ka, na, kb, nb_, length) in enumerate(stitches):
             writer.add_way(
                 osmium.osm.mutable.Way(
-                    id=stitch_way_base(n) + s,
+                    id=way_base + s,
                     version=1,
                     nodes=[na + ka * NODE_STRIDE, nb_ + kb * NODE_STRIDE],
                     tags={"highway": "footway", "note": "facplan benchmark tile stitch",
