@@ -66,6 +66,7 @@ def _register(ax, ay, bx, by, x0, y0, h, nx, ny, tol):  # pragma: no cover - com
     ``cell_seg`` (segment positions) and ``cell_xy`` (their ends ax, ay, bx, by, copied
     so that a cell's segments are read from contiguous memory)."""
     n_seg = ax.shape[0]
+    inv_h = 1.0 / h
     cell_ptr = np.zeros(nx * ny + 1, dtype=np.int64)
     cell_seg = np.empty(0, dtype=np.int32)
     cell_xy = np.empty((0, 4), dtype=np.float64)
@@ -80,19 +81,23 @@ def _register(ax, ay, bx, by, x0, y0, h, nx, ny, tol):  # pragma: no cover - com
         for s in range(n_seg):
             dx = bx[s] - ax[s]
             dy = by[s] - ay[s]
-            n_piece = max(1, int(math.ceil(math.sqrt(dx * dx + dy * dy) / h)))
+            n_piece = max(1, int(math.ceil(math.sqrt(dx * dx + dy * dy) * inv_h)))
             last_lo_i, last_hi_i, last_lo_j, last_hi_j = -1, -2, -1, -2
             for k in range(n_piece):
-                t0 = k / n_piece
-                t1 = (k + 1) / n_piece
-                xa = ax[s] + t0 * dx
-                xb = ax[s] + t1 * dx
-                ya = ay[s] + t0 * dy
-                yb = ay[s] + t1 * dy
-                lo_i = max(int(math.floor((min(xa, xb) - tol - x0) / h)), 0)
-                hi_i = min(int(math.floor((max(xa, xb) + tol - x0) / h)), nx - 1)
-                lo_j = max(int(math.floor((min(ya, yb) - tol - y0) / h)), 0)
-                hi_j = min(int(math.floor((max(ya, yb) + tol - y0) / h)), ny - 1)
+                if n_piece == 1:
+                    xa, xb, ya, yb = ax[s], bx[s], ay[s], by[s]
+                else:
+                    t0 = k / n_piece
+                    t1 = (k + 1) / n_piece
+                    xa = ax[s] + t0 * dx
+                    xb = ax[s] + t1 * dx
+                    ya = ay[s] + t0 * dy
+                    yb = ay[s] + t1 * dy
+                # (widened by tol, so rounding in the cell index never loses a cell)
+                lo_i = max(int(math.floor((min(xa, xb) - tol - x0) * inv_h)), 0)
+                hi_i = min(int(math.floor((max(xa, xb) + tol - x0) * inv_h)), nx - 1)
+                lo_j = max(int(math.floor((min(ya, yb) - tol - y0) * inv_h)), 0)
+                hi_j = min(int(math.floor((max(ya, yb) + tol - y0) * inv_h)), ny - 1)
                 for j in range(lo_j, hi_j + 1):
                     for i in range(lo_i, hi_i + 1):
                         # skip the cells the previous piece already listed the segment in
