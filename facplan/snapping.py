@@ -61,61 +61,53 @@ def project(px, py, ax, ay, bx, by):
 
 
 @njit(cache=True, nogil=True)
-def _register(ax, ay, bx, by, x0, y0, h, nx, ny, tol):  # pragma: no cover - compiled
-    """The grid, CSR-style: cell c lists entries ``cell_ptr[c]:cell_ptr[c + 1]`` of
-    ``cell_seg`` (segment positions) and ``cell_xy`` (their ends ax, ay, bx, by, copied
-    so that a cell's segments are read from contiguous memory)."""
-    n_seg = ax.shape[0]
+def _register(
+    ax, ay, bx, by, s_lo, s_hi, x0, y0, h, nx, ny, tol, fill_mode, counts, cell_seg, cell_xy,
+):  # pragma: no cover - compiled
+    """Register segments ``s_lo:s_hi`` in the grid cells their pieces meet.
+
+    ``fill_mode`` false: add one to ``counts[c]`` per (segment, cell c). True: ``counts``
+    holds each cell's next free entry; write the segment's position into ``cell_seg`` and
+    its ends into ``cell_xy`` there and advance it.
+    """
     inv_h = 1.0 / h
-    cell_ptr = np.zeros(nx * ny + 1, dtype=np.int64)
-    cell_seg = np.empty(0, dtype=np.int32)
-    cell_xy = np.empty((0, 4), dtype=np.float64)
-    fill = np.zeros(0, dtype=np.int64)
-    for pass_ in range(2):
-        if pass_ == 1:
-            for c in range(nx * ny):
-                cell_ptr[c + 1] += cell_ptr[c]
-            cell_seg = np.empty(cell_ptr[nx * ny], dtype=np.int32)
-            cell_xy = np.empty((cell_ptr[nx * ny], 4), dtype=np.float64)
-            fill = cell_ptr[:-1].copy()
-        for s in range(n_seg):
-            dx = bx[s] - ax[s]
-            dy = by[s] - ay[s]
-            n_piece = max(1, int(math.ceil(math.sqrt(dx * dx + dy * dy) * inv_h)))
-            last_lo_i, last_hi_i, last_lo_j, last_hi_j = -1, -2, -1, -2
-            for k in range(n_piece):
-                if n_piece == 1:
-                    xa, xb, ya, yb = ax[s], bx[s], ay[s], by[s]
-                else:
-                    t0 = k / n_piece
-                    t1 = (k + 1) / n_piece
-                    xa = ax[s] + t0 * dx
-                    xb = ax[s] + t1 * dx
-                    ya = ay[s] + t0 * dy
-                    yb = ay[s] + t1 * dy
-                # (widened by tol, so rounding in the cell index never loses a cell)
-                lo_i = max(int(math.floor((min(xa, xb) - tol - x0) * inv_h)), 0)
-                hi_i = min(int(math.floor((max(xa, xb) + tol - x0) * inv_h)), nx - 1)
-                lo_j = max(int(math.floor((min(ya, yb) - tol - y0) * inv_h)), 0)
-                hi_j = min(int(math.floor((max(ya, yb) + tol - y0) * inv_h)), ny - 1)
-                for j in range(lo_j, hi_j + 1):
-                    for i in range(lo_i, hi_i + 1):
-                        # skip the cells the previous piece already listed the segment in
-                        if last_lo_i <= i <= last_hi_i and last_lo_j <= j <= last_hi_j:
-                            continue
-                        c = j * nx + i
-                        if pass_ == 0:
-                            cell_ptr[c + 1] += 1
-                        else:
-                            f = fill[c]
-                            cell_seg[f] = s
-                            cell_xy[f, 0] = ax[s]
-                            cell_xy[f, 1] = ay[s]
-                            cell_xy[f, 2] = bx[s]
-                            cell_xy[f, 3] = by[s]
-                            fill[c] = f + 1
-                last_lo_i, last_hi_i, last_lo_j, last_hi_j = lo_i, hi_i, lo_j, hi_j
-    return cell_ptr, cell_seg, cell_xy
+    for s in range(s_lo, s_hi):
+        dx = bx[s] - ax[s]
+        dy = by[s] - ay[s]
+        n_piece = max(1, int(math.ceil(math.sqrt(dx * dx + dy * dy) * inv_h)))
+        last_lo_i, last_hi_i, last_lo_j, last_hi_j = -1, -2, -1, -2
+        for k in range(n_piece):
+            if n_piece == 1:
+                xa, xb, ya, yb = ax[s], bx[s], ay[s], by[s]
+            else:
+                t0 = k / n_piece
+                t1 = (k + 1) / n_piece
+                xa = ax[s] + t0 * dx
+                xb = ax[s] + t1 * dx
+                ya = ay[s] + t0 * dy
+                yb = ay[s] + t1 * dy
+            # (widened by tol, so rounding in the cell index never loses a cell)
+            lo_i = max(int(math.floor((min(xa, xb) - tol - x0) * inv_h)), 0)
+            hi_i = min(int(math.floor((max(xa, xb) + tol - x0) * inv_h)), nx - 1)
+            lo_j = max(int(math.floor((min(ya, yb) - tol - y0) * inv_h)), 0)
+            hi_j = min(int(math.floor((max(ya, yb) + tol - y0) * inv_h)), ny - 1)
+            for j in range(lo_j, hi_j + 1):
+                for i in range(lo_i, hi_i + 1):
+                    # skip the cells the previous piece already listed the segment in
+                    if last_lo_i <= i <= last_hi_i and last_lo_j <= j <= last_hi_j:
+                        continue
+                    c = j * nx + i
+                    if fill_mode:
+                        f = counts[c]
+                        cell_seg[f] = s
+                        cell_xy[f, 0] = ax[s]
+                        cell_xy[f, 1] = ay[s]
+                        cell_xy[f, 2] = bx[s]
+                        cell_xy[f, 3] = by[s]
+                        counts[c] = f + 1
+                    else:
+                        counts[c] += 1
+            last_lo_i, last_hi_i, last_lo_j, last_hi_j = lo_i, hi_i, lo_j, hi_j
 
 
 @njit(cache=True, nogil=True)
@@ -257,6 +249,59 @@ def component_labels(indptr: np.ndarray, indices: np.ndarray) -> tuple[int, np.n
     return int(n), labels
 
 
+def _run_tasks(fn, tasks: list, n_threads: int) -> None:
+    """``fn(*task)`` for every task, on up to ``n_threads`` threads (the kernels release
+    the GIL)."""
+    if n_threads == 1 or len(tasks) <= 1:
+        for task in tasks:
+            fn(*task)
+    else:
+        with ThreadPoolExecutor(max_workers=min(n_threads, len(tasks))) as pool:
+            list(pool.map(lambda task: fn(*task), tasks))
+
+
+def _build_grid(ax, ay, bx, by, x0, y0, h, nx, ny, n_threads: int):
+    """The grid as CSR arrays: cell c lists entries ``cell_ptr[c]:cell_ptr[c + 1]`` of
+    ``cell_seg`` (segment positions, ascending) and ``cell_xy`` (their ends ax, ay, bx,
+    by, copied so that a cell's segments are read from contiguous memory).
+
+    A counting sort run on threads: each thread counts its block of segments per cell,
+    then fills its own part of every cell (blocks in order, so positions ascend).
+    """
+    n_seg, n_cell = len(ax), nx * ny
+    n_blocks = max(1, min(n_threads, n_seg // 100_000))
+    edges = np.linspace(0, n_seg, n_blocks + 1).astype(np.int64)
+    blocks = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+    counts = np.zeros((n_blocks, n_cell), dtype=np.int64)
+    none_seg, none_xy = np.empty(0, dtype=np.int32), np.empty((0, 4))
+
+    def count(b: int, lo: int, hi: int) -> None:
+        _register(ax, ay, bx, by, lo, hi, x0, y0, h, nx, ny, _REG_TOL_M, False, counts[b],
+                  none_seg, none_xy)
+
+    _run_tasks(count, [(b, lo, hi) for b, (lo, hi) in enumerate(blocks)], n_threads)
+    cell_ptr = np.zeros(n_cell + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=cell_ptr[1:])
+    # block b fills cell c after the entries of blocks 0 … b−1 there (in place: the
+    # counts become each block's next free entry per cell)
+    fill = counts
+    running = cell_ptr[:-1].copy()
+    for b in range(n_blocks):
+        mine = fill[b].copy()
+        fill[b] = running
+        running += mine
+    del running, mine
+    cell_seg = np.empty(cell_ptr[-1], dtype=np.int32)
+    cell_xy = np.empty((cell_ptr[-1], 4), dtype=np.float64)
+
+    def put(b: int, lo: int, hi: int) -> None:
+        _register(ax, ay, bx, by, lo, hi, x0, y0, h, nx, ny, _REG_TOL_M, True, fill[b],
+                  cell_seg, cell_xy)
+
+    _run_tasks(put, [(b, lo, hi) for b, (lo, hi) in enumerate(blocks)], n_threads)
+    return cell_ptr, cell_seg, cell_xy
+
+
 def _grid(ax, ay, bx, by):
     """Origin, cell size and shape of the grid over the segments' extent."""
     xmin = float(min(ax.min(), bx.min()))
@@ -318,8 +363,9 @@ def nearest_segments(
         return seg, t, dist
     if not (np.isfinite(px).all() and np.isfinite(py).all()):
         raise ValueError("point coordinates must be finite")
+    n_threads = default_threads() if n_threads is None else max(1, int(n_threads))
     x0, y0, h, nx, ny = _grid(ax, ay, bx, by)
-    cell_ptr, cell_seg, cell_xy = _register(ax, ay, bx, by, x0, y0, h, nx, ny, _REG_TOL_M)
+    cell_ptr, cell_seg, cell_xy = _build_grid(ax, ay, bx, by, x0, y0, h, nx, ny, n_threads)
     # visit the points cell by cell (locality); results go back to the input order
     key = (np.clip(np.floor((py - y0) / h), -1, ny) * (nx + 2)
            + np.clip(np.floor((px - x0) / h), -1, nx))
@@ -335,13 +381,6 @@ def nearest_segments(
                max_snap_m, _REG_TOL_M, o_seg[lo:hi], o_t[lo:hi], o_d[lo:hi])
 
     bounds = list(range(0, n_pts, _CHUNK)) + [n_pts]
-    tasks = list(zip(bounds[:-1], bounds[1:], strict=True))
-    n_threads = default_threads() if n_threads is None else max(1, int(n_threads))
-    if n_threads == 1 or len(tasks) == 1:
-        for lo, hi in tasks:
-            run(lo, hi)
-    else:
-        with ThreadPoolExecutor(max_workers=min(n_threads, len(tasks))) as pool:
-            list(pool.map(lambda b: run(*b), tasks))
+    _run_tasks(run, list(zip(bounds[:-1], bounds[1:], strict=True)), n_threads)
     seg[order], t[order], dist[order] = o_seg, o_t, o_d
     return seg, t, dist

@@ -174,8 +174,14 @@ def test_real_network_equals_brute_force(parts, crs, n):
     py[:k] = ay[e] + f * (by[e] - ay[e]) + rng.normal(0, 15, k)
     nodes = rng.integers(0, g.n_nodes, k)
     px[k:2 * k], py[k:2 * k] = g.x[nodes], g.y[nodes]
-    seg, _, d = assert_same_as_brute_force(px, py, ax, ay, bx, by, 500.0)
+    seg, t, d = assert_same_as_brute_force(px, py, ax, ay, bx, by, 500.0)
     assert (d[k:2 * k] <= 1e-9).all() and (seg >= 0).sum() > 2 * k
+    # the grid built by one thread and by three (Porto: three blocks of segments)
+    for n_threads in (1, 3):
+        s2, t2, d2 = nearest_segments(px, py, ax, ay, bx, by, 500.0, n_threads=n_threads)
+        np.testing.assert_array_equal(s2, seg)
+        np.testing.assert_array_equal(t2, t)
+        np.testing.assert_array_equal(d2, d)
 
 
 def test_attach_points_uses_the_nearest_segment():
