@@ -13,8 +13,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
+## Install, then compile the numba kernels into numba's cache (so the first run does not).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m facplan.warmup
 	touch $@
 
 ## Run the embedded offline demo; writes maps/demo/map.html and the other outputs.

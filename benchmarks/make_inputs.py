@@ -10,6 +10,8 @@ Cases (written to ``benchmarks/out/<case>/``, gitignored):
 - ``metro``: the Porto extract tiled 2×2 (``tile_network.py``, ~1.2 M raw walk nodes),
   300,000 population points, 20,000 candidates, 500 existing parks, MCLP with 200 sites,
   ``snap: edge`` (the default for real runs).
+- ``megacity``: the extract tiled 4×4 (~4.9 M raw walk nodes), 1,200,000 population
+  points, 80,000 candidates, 2,000 existing parks, MCLP with 800 sites, ``snap: edge``.
 
 Points are sampled along the walking edges (pyrosm's walking filter, the one facplan's
 reader uses), ``track``/``bridleway`` edges excluded so that people live along streets:
@@ -55,12 +57,17 @@ class Case:
     sites: int
     threshold_m: float
     snap: str
-    tiled: bool
+    tiles: int  # tiles per side of the tiled network; 1 = the extract itself
+
+    @property
+    def tiled(self) -> bool:
+        return self.tiles > 1
 
 
 CASES = {
-    "porto": Case("porto", 20_000, 1_000, 125, 20, 500.0, "node", False),
-    "metro": Case("metro", 300_000, 20_000, 500, 200, 500.0, "edge", True),
+    "porto": Case("porto", 20_000, 1_000, 125, 20, 500.0, "node", 1),
+    "metro": Case("metro", 300_000, 20_000, 500, 200, 500.0, "edge", 2),
+    "megacity": Case("megacity", 1_200_000, 80_000, 2_000, 800, 500.0, "edge", 4),
 }
 
 M_PER_DEG_LAT = tile_network.M_PER_DEG_LAT
@@ -119,9 +126,9 @@ def sample_points(edges, n: int, rng: np.random.Generator, *, sigma_m: float = 2
     return lon, lat
 
 
-def _tile_shift(rng: np.random.Generator, n: int, shift: dict) -> tuple[np.ndarray, np.ndarray]:
-    k = rng.integers(0, 4, size=n)
-    tiles = np.asarray(tile_network.TILES)
+def _tile_shift(rng: np.random.Generator, n: int, shift: dict, side: int = 2):
+    tiles = np.asarray(tile_network.tile_grid(side))
+    k = rng.integers(0, len(tiles), size=n)
     return tiles[k, 0] * shift["lon"], tiles[k, 1] * shift["lat"]
 
 
@@ -175,7 +182,10 @@ def make_case(name: str, *, seed: int = 7, force: bool = False) -> dict:
     t0 = time.perf_counter()
     shift = None
     if case.tiled:
-        tmeta = tile_network.build(out=out_dir / "porto_2x2.osm.pbf")
+        tmeta = tile_network.build(
+            out=out_dir / f"porto_{case.tiles}x{case.tiles}.osm.pbf", n=case.tiles,
+            count=case.tiles <= 2,  # pyrosm cannot hold the megacity in memory here
+        )
         pbf = Path(tmeta["pbf"])
         shift = tmeta["shift_deg"]
     else:
@@ -186,7 +196,7 @@ def make_case(name: str, *, seed: int = 7, force: bool = False) -> dict:
     def sample(n):
         lon, lat = sample_points(edges, n, rng)
         if shift is not None:
-            dx, dy = _tile_shift(rng, n, shift)
+            dx, dy = _tile_shift(rng, n, shift, case.tiles)
             lon, lat = lon + dx, lat + dy
         return lon, lat
 
@@ -238,14 +248,14 @@ def make_case(name: str, *, seed: int = 7, force: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", choices=["porto", "metro", "all"], default="all")
+    ap.add_argument("--case", choices=["porto", "metro", "megacity", "all"], default="all")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--force", action="store_true", help="regenerate even if cached")
     args = ap.parse_args(argv)
     if not PORTO_PBF.is_file():
         print(f"Porto extract not found: {PORTO_PBF}", file=sys.stderr)
         return 1
-    for name in (["porto", "metro"] if args.case == "all" else [args.case]):
+    for name in (list(CASES) if args.case == "all" else [args.case]):
         print(json.dumps(make_case(name, seed=args.seed, force=args.force), indent=2))
     return 0
 

@@ -1,10 +1,10 @@
-"""Build the metro-size benchmark network: the Porto extract tiled 2×2.
+"""Build the metro- and megacity-size benchmark networks: the Porto extract tiled n×n.
 
 Writes an ``.osm.pbf`` that ``facplan run`` (and pyrosm, pandana, …) read like a user's
 file:
 
-- every node, way and relation of the source extract is copied four times; tile
-  ``(i, j)`` (``i`` = column, ``j`` = row, ``k = 2·j + i``) is shifted by ``i·W`` degrees
+- every node, way and relation of the source extract is copied n² times (n = 2: metro,
+  n = 4: megacity); tile ``(i, j)`` (``i`` = column, ``j`` = row, ``k = n·j + i``) is shifted by ``i·W`` degrees
   of longitude and ``j·H`` degrees of latitude, where ``W``/``H`` are the lon/lat extent
   of the source's walking nodes, so the tiles abut without overlapping;
 - ids are renumbered per tile by a fixed offset (``k·10**10`` for nodes, ``k·10**9`` for
@@ -23,7 +23,7 @@ southern ones; the network stays a plain, valid walking network.
 
 Usage::
 
-    .venv/bin/python benchmarks/tile_network.py [--src PBF] [--out PBF] [--force]
+    .venv/bin/python benchmarks/tile_network.py [--src PBF] [--out PBF] [--n 2] [--force]
 
 Prints the raw walking-node count of the result (pyrosm's walking filter, the one
 facplan's reader uses).
@@ -47,8 +47,20 @@ DEFAULT_OUT = HERE / "out" / "metro" / "porto_2x2.osm.pbf"
 NODE_STRIDE = 10**10
 WAY_STRIDE = 10**9
 REL_STRIDE = 10**8
-STITCH_WAY_BASE = 4 * WAY_STRIDE + 1  # after the ways of all four tiles
-TILES = [(0, 0), (1, 0), (0, 1), (1, 1)]  # k = 2*j + i
+
+
+def tile_grid(n: int) -> list[tuple[int, int]]:
+    """Tiles ``(i, j)`` of an n×n tiling, in the order k = n·j + i."""
+    return [(i, j) for j in range(n) for i in range(n)]
+
+
+def stitch_way_base(n: int) -> int:
+    """First id of the stitching footways: after the ways of all n² tiles."""
+    return n * n * WAY_STRIDE + 1
+
+
+TILES = tile_grid(2)  # the metro tiling: [(0, 0), (1, 0), (0, 1), (1, 1)]
+STITCH_WAY_BASE = stitch_way_base(2)
 
 M_PER_DEG_LAT = 110_950.0
 
@@ -92,6 +104,7 @@ def plan_stitches(
     band_m: float,
     bin_m: float,
     max_stitch_m: float,
+    n: int = 2,
 ) -> tuple[float, float, list[tuple[int, int, int, int, float]]]:
     """Tile shift (W, H in degrees) and the stitching footways.
 
@@ -111,16 +124,17 @@ def plan_stitches(
             [(lo + ox - x0) * _m_per_deg_lon(lat0 + oy), (la + oy - y0) * M_PER_DEG_LAT]
         )
 
+    tiles = tile_grid(n)
     stitches: list[tuple[int, int, int, int, float]] = []
     for axis in ("east", "north"):
         if axis == "east":
             band = np.flatnonzero((x1 - lon) * _m_per_deg_lon(lat0) <= band_m)
-            pairs = [(0, 1), (2, 3)]
+            pairs = [(n * j + i, n * j + i + 1) for j in range(n) for i in range(n - 1)]
         else:
             band = np.flatnonzero((y1 - lat) * M_PER_DEG_LAT <= band_m)
-            pairs = [(0, 2), (1, 3)]
+            pairs = [(n * j + i, n * (j + 1) + i) for j in range(n - 1) for i in range(n)]
         for ka, kb in pairs:
-            (ia, ja), (ib, jb) = TILES[ka], TILES[kb]
+            (ia, ja), (ib, jb) = tiles[ka], tiles[kb]
             pa = metres(lon[band], lat[band], ia * w, ja * h)
             pb = metres(lon, lat, ib * w, jb * h)
             tree = cKDTree(pb)
@@ -143,10 +157,14 @@ def plan_stitches(
 
 
 def write_tiled(
-    src: Path, out: Path, w: float, h: float, stitches: list[tuple[int, int, int, int, float]]
+    src: Path, out: Path, w: float, h: float, stitches: list[tuple[int, int, int, int, float]],
+    n: int = 2,
 ) -> dict:
-    """Write the 2×2 tiled PBF; return counts."""
+    """Write the n×n tiled PBF; return counts."""
     import osmium
+
+    tiles = tile_grid(n)
+    way_base = stitch_way_base(n)
 
     tmp = out.with_name(out.name + ".tmp.osm.pbf")
     if tmp.exists():
@@ -159,13 +177,13 @@ def write_tiled(
     bl, tr = box.bottom_left, box.top_right
     header.add_box(
         osmium.osm.Box(osmium.osm.Location(bl.lon, bl.lat),
-                       osmium.osm.Location(tr.lon + w, tr.lat + h))
+                       osmium.osm.Location(tr.lon + (n - 1) * w, tr.lat + (n - 1) * h))
     )
     counts = {"nodes": 0, "ways": 0, "relations": 0, "stitches": len(stitches)}
     writer = osmium.SimpleWriter(str(tmp), header=header)
     nb = osmium.osm.osm_entity_bits
     try:
-        for k, (i, j) in enumerate(TILES):
+        for k, (i, j) in enumerate(tiles):
             dx, dy = i * w, j * h
             for n in osmium.FileProcessor(str(src), nb.NODE):
                 loc = n.location
@@ -173,7 +191,7 @@ def write_tiled(
                     n.replace(id=n.id + k * NODE_STRIDE, location=(loc.lon + dx, loc.lat + dy))
                 )
                 counts["nodes"] += 1
-        for k in range(len(TILES)):
+        for k in range(len(tiles)):
             for wy in osmium.FileProcessor(str(src), nb.WAY):
                 refs = [r.ref + k * NODE_STRIDE for r in wy.nodes]
                 writer.add_way(wy.replace(id=wy.id + k * WAY_STRIDE, nodes=refs))
@@ -181,7 +199,7 @@ def write_tiled(
         for s, (ka, na, kb, nb_, length) in enumerate(stitches):
             writer.add_way(
                 osmium.osm.mutable.Way(
-                    id=STITCH_WAY_BASE + s,
+                    id=way_base + s,
                     version=1,
                     nodes=[na + ka * NODE_STRIDE, nb_ + kb * NODE_STRIDE],
                     tags={"highway": "footway", "note": "facplan benchmark tile stitch",
@@ -190,7 +208,7 @@ def write_tiled(
             )
             counts["ways"] += 1
         stride = {"n": NODE_STRIDE, "w": WAY_STRIDE, "r": REL_STRIDE}
-        for k in range(len(TILES)):
+        for k in range(len(tiles)):
             for rel in osmium.FileProcessor(str(src), nb.RELATION):
                 members = [(m.type, m.ref + k * stride[m.type], m.role) for m in rel.members]
                 writer.add_relation(rel.replace(id=rel.id + k * REL_STRIDE, members=members))
@@ -218,6 +236,7 @@ def build(
     bin_m: float = 200.0,
     max_stitch_m: float = 2000.0,
     count: bool = True,
+    n: int = 2,
 ) -> dict:
     """Build the tiled PBF (unless it exists and ``force`` is false); return its metadata."""
     meta_path = out.with_suffix("").with_suffix(".json")
@@ -227,14 +246,15 @@ def build(
     t0 = time.perf_counter()
     ids, lon, lat, main = walk_nodes(src)
     w, h, stitches = plan_stitches(
-        lon[main], lat[main], ids[main], band_m=band_m, bin_m=bin_m, max_stitch_m=max_stitch_m
+        lon[main], lat[main], ids[main], band_m=band_m, bin_m=bin_m, max_stitch_m=max_stitch_m,
+        n=n,
     )
-    counts = write_tiled(src, out, w, h, stitches)
+    counts = write_tiled(src, out, w, h, stitches, n=n)
     meta = {
         "source": str(src),
         "pbf": str(out),
         "shift_deg": {"lon": w, "lat": h},
-        "tiles": TILES,
+        "tiles": tile_grid(n),
         "source_walk_nodes": int(len(ids)),
         "stitch_lengths_m": {
             "count": len(stitches),
@@ -254,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", type=Path, default=DEFAULT_SRC)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--n", type=int, default=2, help="tiles per side (2: metro, 4: megacity)")
     ap.add_argument("--force", action="store_true", help="rebuild even if the output exists")
     ap.add_argument("--band-m", type=float, default=300.0)
     ap.add_argument("--bin-m", type=float, default=200.0)
@@ -264,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     meta = build(
         args.src, args.out, force=args.force, band_m=args.band_m, bin_m=args.bin_m,
-        max_stitch_m=args.max_stitch_m,
+        max_stitch_m=args.max_stitch_m, n=args.n,
     )
     print(json.dumps(meta, indent=2))
     print(f"raw walk nodes: {meta.get('walk_nodes', 'n/a'):,}")

@@ -23,7 +23,9 @@ import scipy.sparse as sp
 from numba import config as _numba_config
 from numba import njit
 
-__all__ = ["MATRIX_TOL_M", "nearest_source", "bounded_matrix", "distances_to"]
+__all__ = [
+    "MATRIX_TOL_M", "nearest_source", "bounded_matrix", "distances_to", "default_threads",
+]
 
 #: Tolerance added to the cutoff of :func:`bounded_matrix` (metres), for floating-point ties.
 MATRIX_TOL_M = 1e-6
@@ -228,6 +230,12 @@ def _default_threads() -> int:
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
     return max(1, min(n, int(_numba_config.NUMBA_NUM_THREADS)))
+
+
+def default_threads() -> int:
+    """Threads the kernels use by default: the CPUs available to this process, capped by
+    ``NUMBA_NUM_THREADS``."""
+    return _default_threads()
 
 
 # --------------------------------------------------------------------------- public

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from facplan._errors import InputError
 
-__all__ = ["available_bytes", "estimate_bytes", "check_memory"]
+__all__ = ["available_bytes", "estimate_bytes", "check_memory", "peak_rss_mb", "reset_peak_rss"]
 
 #: Peak bytes of reading per byte of OSM PBF, graph included (measured: the 13 MB metro
 #: extract → 0.54 GB with facplan.io.pbf, 42 bytes per byte), with headroom.
@@ -46,3 +46,37 @@ def check_memory(network_file: Path | None, n_points: int, *, key: str = "networ
             "(osmium extract), or split the city across a cluster with `facplan batch`",
             file=str(network_file) if network_file else None, field=key,
         )
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident memory mark to its current resident memory
+    (Linux: ``5`` into ``/proc/self/clear_refs``); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process in MB (2^20 bytes) since the start or the
+    last :func:`reset_peak_rss` (``VmHWM``; ``ru_maxrss`` where /proc is absent)."""
+    kb = _status_kb("VmHWM")
+    if kb is None:
+        try:
+            import resource
+
+            kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+        except (ImportError, OSError):
+            return None
+    return kb / 1024.0

@@ -37,17 +37,27 @@ Progress = Callable[[str], None]
 
 
 class _Timer:
+    """Wall time (``timings``, seconds) and peak resident memory (``peak_memory_mb``) of
+    each stage of a run; stages do not nest."""
+
     def __init__(self, progress: Progress | None) -> None:
         self.timings: dict[str, float] = {}
+        self.peak_memory_mb: dict[str, float] = {}
         self.progress = progress
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        from facplan.memory import peak_rss_mb, reset_peak_rss
+
         if self.progress:
             self.progress(name)
+        reset_peak_rss()
         t0 = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
+        peak = peak_rss_mb()
+        if peak is not None:
+            self.peak_memory_mb[name] = round(peak, 1)
 
 
 @dataclass
@@ -63,10 +73,16 @@ class _Network:
 
 
 def _routes(
-    scenario: Scenario, layers: Layers, warn: list[str], *, use_cache: bool = True
+    scenario: Scenario, layers: Layers, warn: list[str], *, use_cache: bool = True,
+    timer: _Timer | None = None,
 ) -> _Network:
     """Walking distances for this scenario: the network with every cell and site
-    attached, or the given origin–destination table."""
+    attached, or the given origin–destination table.
+
+    With a ``timer``, reading (file or cache → graph, or the table) is its stage
+    ``read network`` and attaching the points is its stage ``attach``.
+    """
+    timer = timer or _Timer(None)
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
     n_c, n_f = len(cells), len(facilities)
     n_s = 0 if candidates is None else len(candidates)
@@ -79,9 +95,10 @@ def _routes(
             np.zeros(0, dtype=object) if candidates is None
             else candidates["site_id"].to_numpy(dtype=object),
         ])
-        table, info = read_od_matrix(
-            scenario.network, cells["cell_id"].to_numpy(dtype=object), dest_ids
-        )
+        with timer.stage("read network"):
+            table, info = read_od_matrix(
+                scenario.network, cells["cell_id"].to_numpy(dtype=object), dest_ids
+            )
         handles = np.arange(n_f + n_s, dtype=np.int64)
         handles[info["missing_destinations"]] = -1
         unreachable = np.diff(table.tocsc().indptr) == 0
@@ -106,8 +123,9 @@ def _routes(
     from facplan.memory import check_memory
 
     check_memory(scenario.network.path, n_c + n_f + n_s, key=f"network.{scenario.network.key}")
-    graph = read_network(scenario.network, layers.crs, online=scenario.online,
-                         use_cache=use_cache)
+    with timer.stage("read network"):
+        graph = read_network(scenario.network, layers.crs, online=scenario.online,
+                             use_cache=use_cache)
     _, sizes = network.components(graph)
     if len(sizes) == 0 or sizes.max() < scenario.min_component_nodes:
         raise InputError(
@@ -117,18 +135,19 @@ def _routes(
             "'min_component_nodes' or use a larger network extract",
             file=scenario.network.label, field="min_component_nodes",
         )
-    from facplan.entry import FeatureLayer, attach_layers
+    with timer.stage("attach"):
+        from facplan.entry import FeatureLayer, attach_layers
 
-    feats = [FeatureLayer(cells.geometry.values, layers.entries.get("cells"), "target", False),
-             FeatureLayer(facilities.geometry.values, layers.entries.get("facilities"),
-                          "source", True)]
-    if candidates is not None:
-        feats.append(FeatureLayer(candidates.geometry.values, layers.entries.get("candidates"),
-                                  "source", True))
-    att = attach_layers(
-        graph, feats, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
-        min_component_nodes=scenario.min_component_nodes,
-    )
+        feats = [FeatureLayer(cells.geometry.values, layers.entries.get("cells"), "target", False),
+                 FeatureLayer(facilities.geometry.values, layers.entries.get("facilities"),
+                              "source", True)]
+        if candidates is not None:
+            feats.append(FeatureLayer(candidates.geometry.values, layers.entries.get("candidates"),
+                                      "source", True))
+        att = attach_layers(
+            graph, feats, snap=scenario.snap, max_snap_m=scenario.max_snap_m,
+            min_component_nodes=scenario.min_component_nodes,
+        )
     cell_nodes, fac_nodes = att.node[0], att.node[1]
     cand_nodes = att.node[2] if candidates is not None else np.zeros(0, dtype=np.int64)
     unsnapped = cell_nodes < 0
@@ -300,8 +319,7 @@ def run(
     crs = layers.crs
     cells, facilities, candidates = layers.cells, layers.facilities, layers.candidates
 
-    with timer.stage("read network"):
-        net = _routes(scenario, layers, warn, use_cache=cache)
+    net = _routes(scenario, layers, warn, use_cache=cache, timer=timer)
     routes, fac_nodes, cand_nodes = net.routes, net.fac, net.cand
     pop = cells["population"].to_numpy(dtype=float)
     unsnapped = net.unreachable_cells
@@ -440,7 +458,8 @@ def run(
         "warnings": warn,
         "unreachable_cells": int(unsnapped.sum()),
         "network": net.describe,
-        "timings": timer.timings,
+        # per-stage peak memory sits inside `timings`, the block reruns may differ in
+        "timings": {**timer.timings, "peak_memory_mb": timer.peak_memory_mb},
         "inputs": {
             k: {"path": str(p), "sha256": file_sha256(p)} for k, p in scenario.input_files().items()
         },

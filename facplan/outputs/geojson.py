@@ -112,7 +112,13 @@ def _column_json(values: pd.Series) -> list[str]:
         return list(map(str, values.tolist()))
     if kind == "b":
         return np.where(values.to_numpy(), "true", "false").tolist()
-    return [_value_json(v) for v in values.to_numpy(dtype=object).tolist()]
+    objs = values.to_numpy(dtype=object).tolist()
+    inferred = pd.api.types.infer_dtype(objs, skipna=False)
+    if inferred == "string":  # ids and names: str only (the common case, C speed)
+        return list(map(encode_basestring, objs))
+    if inferred == "empty" or (inferred == "mixed" and all(v is None for v in objs)):
+        return ["null"] * len(objs)
+    return [_value_json(v) for v in objs]
 
 
 def write_geojson(path: Path, gdf: gpd.GeoDataFrame) -> None:

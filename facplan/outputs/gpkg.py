@@ -29,12 +29,32 @@ def _qgis_friendly(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+#: GDAL settings while plan.gpkg is written: a fixed timestamp (reruns give identical
+#: files) and no SQLite journal or fsync per transaction — the file is new, in the run's
+#: temporary folder, which is discarded when anything fails, and no other output is
+#: synced either; on a busy disk the syncs alone took most of the write.
+_GDAL_OPTIONS = {
+    "OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z",
+    "OGR_SQLITE_SYNCHRONOUS": "OFF",
+    "OGR_SQLITE_JOURNAL": "OFF",
+}
+
+
 def write_gpkg(path: Path, result: Result) -> None:
     """Write the run's layers (EPSG:4326) to one GeoPackage with fixed timestamps, so
     reruns give identical files."""
-    from pyogrio import set_gdal_config_options
+    from pyogrio import get_gdal_config_option, set_gdal_config_options
 
-    set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    before = {k: get_gdal_config_option(k) for k in _GDAL_OPTIONS}
+    set_gdal_config_options(_GDAL_OPTIONS)
+    try:
+        _write_layers(path, result)
+    finally:
+        # the journal and sync settings go back (None unsets); the date stays, as before
+        set_gdal_config_options({k: v for k, v in before.items() if k != "OGR_CURRENT_DATE"})
+
+
+def _write_layers(path: Path, result: Result) -> None:
     layers = {
         "communities": result.communities,
         "cells": result.demand,

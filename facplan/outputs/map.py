@@ -405,10 +405,17 @@ def _hexagons(
     population-weighted median distance (``None`` when that median is unreachable) and
     the share of its population within the threshold.
     """
-    pts = demand.geometry.representative_point()
+    geoms = demand.geometry.to_numpy()
+    if not (shapely.get_type_id(geoms) == 0).all():  # points are their own representative
+        geoms = shapely.point_on_surface(geoms)
     utm = demand.estimate_utm_crs()
-    xy = shapely.get_coordinates(pts.to_crs(utm).to_numpy())
-    x, y = xy[:, 0], xy[:, 1]
+    from pyproj import Transformer
+
+    lonlat = shapely.get_coordinates(geoms)
+    x, y = Transformer.from_crs(demand.crs, utm, always_xy=True).transform(
+        lonlat[:, 0], lonlat[:, 1]
+    )
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     pop = _floats(demand["population"])
     pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
     extent = max((x.max() - x.min()) * (y.max() - y.min()), 1.0)
@@ -424,8 +431,12 @@ def _hexagons(
         fix_r = ~fix_q & (dr > ds)
         q = np.where(fix_q, -r - s, q)
         r = np.where(fix_r, -q - s, r)
-        keys, inv = np.unique(np.column_stack([q, r]).astype(np.int64), axis=0, return_inverse=True)
+        # one int64 key per (q, r), ordered as (q, r) pairs: a 1-D unique, not axis=0's
+        qi, ri = q.astype(np.int64), r.astype(np.int64)
+        span = int(ri.max() - ri.min()) + 1
+        flat, inv = np.unique((qi - qi.min()) * span + (ri - ri.min()), return_inverse=True)
         inv = inv.ravel()
+        keys = np.column_stack([flat // span + qi.min(), flat % span + ri.min()])
         if len(keys) <= max_cells:
             break
         size *= 1.5
@@ -435,8 +446,6 @@ def _hexagons(
     angles = np.radians(np.arange(6) * 60.0 + 30.0)
     vx = cx[:, None] + size * np.cos(angles)[None, :]
     vy = cy[:, None] + size * np.sin(angles)[None, :]
-    from pyproj import Transformer
-
     tr = Transformer.from_crs(utm, "EPSG:4326", always_xy=True)
     lon, lat = tr.transform(vx.ravel(), vy.ravel())
     lon = np.round(np.asarray(lon).reshape(vx.shape), COORD_DECIMALS)

@@ -111,15 +111,19 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
     transaction, :func:`facplan.io.postgis.write_postgis`) as the last step before the
     folder is swapped in: when the database write fails, the folder is not replaced.
     """
+    import time
+
+    from facplan.memory import peak_rss_mb, reset_peak_rss
     from facplan.outputs.gpkg import write_gpkg
     from facplan.outputs.map import write_map
     from facplan.outputs.report import write_coverage_plot, write_report
 
+    reset_peak_rss()
+    t0 = time.perf_counter()
     with _gc_paused():
         wgs = _in_wgs84(result)
         m = build_result_map(wgs)
         with atomic_output_dir(out, force=force) as tmp:
-            write_json(tmp / "summary.json", result.summary)
             write_geojson(tmp / "demand.geojson", wgs.demand)
             write_geojson(tmp / "sites.geojson", wgs.sites[[*SITE_COLUMNS, "geometry"]])
             if wgs.candidates is not None:
@@ -133,6 +137,14 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
             write_report(tmp / "report.md", result)
             write_coverage_plot(tmp / "coverage_curve.png", result)
             write_gpkg(tmp / "plan.gpkg", wgs)
+            # after the other files, so that its timings include the stage `write`
+            timings = result.summary.setdefault("timings", {})
+            timings["write"] = round(time.perf_counter() - t0, 3)
+            peak = peak_rss_mb()
+            if peak is not None and isinstance(timings.get("peak_memory_mb"), dict):
+                timings["peak_memory_mb"]["write"] = round(peak, 1)
+            write_json(tmp / "summary.json", result.summary)
+            # the database last: when its transaction fails, the folder is not replaced
             output = result.scenario.output
             if output is not None and output.postgis is not None:
                 write_result_postgis(result, output.postgis)
