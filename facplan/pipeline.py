@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from facplan import access, network
+from facplan import access, equity, network
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import cell_points
@@ -410,6 +410,9 @@ def run(
             comm_out = _communities_out(
                 layers.communities, demand, kind_tiers, thresholds, facilities, sites,
                 siting.summary,
+                uses_centres="neighbourhood_centre" in equity.used_kinds(
+                    facilities, candidates, optimize_kinds=[o.kind for o in scenario.optimize]
+                ),
             )
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
@@ -422,6 +425,8 @@ def run(
                 siting.reason if siting.reason is not None
                 else np.full(len(candidates), NOT_IN_ENTRY, dtype=object)
             )
+
+        equity.add_equity(access_summary, demand, kind_tiers, standards, comm_out)
 
     demand_cols = ["cell_id", "population", "community_id"] + sorted(
         c for c in demand.columns if c.startswith(("dist_", "sfca_"))
@@ -480,7 +485,7 @@ def _community_of(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.
 def _communities_out(
     communities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, kind_tiers: list,
     thresholds: dict, facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
-    opt_summary: list[dict],
+    opt_summary: list[dict], *, uses_centres: bool = True,
 ) -> gpd.GeoDataFrame:
     dist_cols: dict[str, np.ndarray] = {}
     thr: dict[str, float] = {}
@@ -518,7 +523,7 @@ def _communities_out(
     gaps = []
     for r, (_, row) in enumerate(table.iterrows()):
         items = []
-        if not has[r] and not new_centre[r]:
+        if uses_centres and not has[r] and not new_centre[r]:
             items.append("no neighbourhood centre")
         if row["community_id"] in no_candidate:
             items.append("no eligible candidate for a centre")

@@ -505,6 +505,10 @@ class StandardOverride(_Strict):
     min_area_m2: Annotated[float, Field(ge=0)] | None = None
     capacity: Annotated[float, Field(gt=0)] | None = None
     nested: bool | None = None
+    target_coverage: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="Share of a community's people to be covered for it to meet the "
+        "standard (default 0.85)."
+    )
 
 
 class Scenario(_Strict):

@@ -50,6 +50,9 @@ class Standard:
         Each community should have exactly one (neighbourhood centres).
     source
         The clause or source behind the numbers.
+    target_coverage
+        Share of a community's people that must be covered for the community to meet the
+        standard (``communities_meeting_target`` in summary.json; the ledger's 达标).
     """
 
     walk_m: float
@@ -59,6 +62,7 @@ class Standard:
     nested: bool = False
     one_per_community: bool = False
     source: str = ""
+    target_coverage: float = 0.85
 
 
 DEFAULT_STANDARDS: dict[str, dict[str, Standard]] = {
