@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from facplan import access, equity, network
+from facplan import access, equity, levels, network
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import cell_points
@@ -63,6 +63,9 @@ class Result:
         Existing facilities (scenario CRS).
     catchments
         Walking catchment polygons of chosen sites (scenario CRS).
+    parents
+        The communities rolled up to their parent units (``parents.csv``; None without
+        ``communities.parent_field``), see :func:`facplan.levels.parent_table`.
     """
 
     scenario: Scenario
@@ -75,6 +78,7 @@ class Result:
     catchments: gpd.GeoDataFrame
     thresholds: dict[str, float] = field(default_factory=dict)
     exclusions: gpd.GeoDataFrame | None = None
+    parents: pd.DataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""
@@ -414,6 +418,7 @@ def run(
                     facilities, candidates, optimize_kinds=[o.kind for o in scenario.optimize]
                 ),
             )
+            comm_out = levels.with_parents(comm_out, layers.communities)
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
         cand_out = None
@@ -427,6 +432,10 @@ def run(
             )
 
         equity.add_equity(access_summary, demand, kind_tiers, standards, comm_out)
+        parents = None
+        if comm_out is not None and "parent_id" in comm_out:
+            parents = levels.parent_table(comm_out, kind_tiers, {
+                f"{k}/{t}": standards[k][t].target_coverage for k, t in kind_tiers})
 
     demand_cols = ["cell_id", "population", "community_id"] + sorted(
         c for c in demand.columns if c.startswith(("dist_", "sfca_"))
@@ -455,6 +464,7 @@ def run(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
+        parents=parents,
     )
 
 

@@ -182,6 +182,13 @@ class CommunitiesSpec(_FileSource):
         None, description="Take boundary=administrative relations of this admin_level."
     )
     osm_file: Path | None = Field(None, description="PBF for osm_admin_level (default: network).")
+    parent_field: str | None = Field(
+        None, description="Field with the id of the unit each community belongs to (e.g. its "
+        "街道); outputs then add parents.csv with population-weighted roll-ups."
+    )
+    parent_name_field: str | None = Field(
+        None, description="Field with the parent unit's name (needs 'parent_field')."
+    )
 
     @model_validator(mode="after")
     def _source(self) -> CommunitiesSpec:
@@ -189,6 +196,10 @@ class CommunitiesSpec(_FileSource):
                  if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of 'path', 'postgis' or 'osm_admin_level'")
+        if self.parent_name_field is not None and self.parent_field is None:
+            raise ValueError("'parent_name_field' needs 'parent_field'")
+        if self.parent_field is not None and self.osm_admin_level is not None:
+            raise ValueError("'parent_field' needs communities from a file ('path' or 'postgis')")
         return self
 
 
