@@ -98,6 +98,7 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
     transaction, :func:`facplan.io.postgis.write_postgis`) as the last step before the
     folder is swapped in: when the database write fails, the folder is not replaced.
     """
+    from facplan.outputs.deliverables import write_deliverables
     from facplan.outputs.gpkg import write_gpkg
     from facplan.outputs.map import write_map
     from facplan.outputs.report import write_coverage_plot, write_report
@@ -120,6 +121,7 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
                 write_csv(tmp / "parents.csv", result.parents)
             write_map(tmp / "map.html", m, assets=result.scenario.map.assets)
             write_report(tmp / "report.md", result)
+            write_deliverables(tmp, result)
             write_coverage_plot(tmp / "coverage_curve.png", result)
             write_gpkg(tmp / "plan.gpkg", wgs)
             output = result.scenario.output

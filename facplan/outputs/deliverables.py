@@ -1,0 +1,19 @@
+"""The planner deliverables of a run beside the core outputs: ``ledger.xlsx`` (and, in
+the modules it calls, the report page and the rings), written into the run's folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from facplan.pipeline import Result
+
+__all__ = ["write_deliverables"]
+
+
+def write_deliverables(folder: Path, result: Result) -> None:
+    """Write the deliverables of ``result`` into ``folder`` (the run's temporary folder)."""
+    from facplan.outputs.ledger import write_ledger
+
+    write_ledger(folder / "ledger.xlsx", result)
