@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from facplan import access, equity, levels, network
+from facplan import access, equity, levels, network, rings
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import cell_points
@@ -66,6 +66,9 @@ class Result:
     parents
         The communities rolled up to their parent units (``parents.csv``; None without
         ``communities.parent_field``), see :func:`facplan.levels.parent_table`.
+    rings
+        Nested 5/10/15-minute walking areas of existing facilities and chosen sites
+        (scenario CRS), see :func:`facplan.rings.ring_layer`.
     """
 
     scenario: Scenario
@@ -79,6 +82,7 @@ class Result:
     thresholds: dict[str, float] = field(default_factory=dict)
     exclusions: gpd.GeoDataFrame | None = None
     parents: pd.DataFrame | None = None
+    rings: gpd.GeoDataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""
@@ -409,6 +413,11 @@ def run(
     with timer.stage("tables"):
         sites = _sites_frame(chosen_rows, candidates, crs)
         catchments = _catchments(net.graph, sites, cand_nodes, chosen_rows, standards)
+        ring_frame = rings.ring_layer(net.graph, kind_tiers, {
+            "existing": (facilities["kind"].to_numpy(), facilities["tier"].to_numpy(), fac_nodes),
+            "planned": ([r["kind"] for r in chosen_rows], [r["tier"] for r in chosen_rows],
+                        np.array([cand_nodes[r["_row"]] for r in chosen_rows], dtype=np.int64)),
+        }, walk_speed_m_s=scenario.walk_speed_m_s, crs=crs)
         comm_out = None
         if layers.communities is not None:
             comm_out = _communities_out(
@@ -464,7 +473,7 @@ def run(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
-        parents=parents,
+        parents=parents, rings=ring_frame,
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facplan.outputs.geojson import write_geojson
+
 if TYPE_CHECKING:
     from facplan.pipeline import Result
 
@@ -17,3 +19,5 @@ def write_deliverables(folder: Path, result: Result) -> None:
     from facplan.outputs.ledger import write_ledger
 
     write_ledger(folder / "ledger.xlsx", result)
+    if result.rings is not None:
+        write_geojson(folder / "rings.geojson", result.rings)

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 __all__ = ["write_gpkg", "GPKG_LAYERS"]
 
 #: Layer names in plan.gpkg.
-GPKG_LAYERS = ("communities", "cells", "facilities", "sites", "candidates", "catchments")
+GPKG_LAYERS = ("communities", "cells", "facilities", "sites", "candidates", "catchments",
+               "rings")
 
 
 def _qgis_friendly(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -42,6 +43,7 @@ def write_gpkg(path: Path, result: Result) -> None:
         "sites": result.sites.drop(columns=["_row"], errors="ignore"),
         "candidates": result.candidates,
         "catchments": result.catchments,
+        "rings": result.rings,
     }
     for name, gdf in layers.items():
         if gdf is None or len(gdf) == 0:

@@ -154,6 +154,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "filled": ("Planned (filled)", "规划（实心）"),
     "aggregated": ("median of the hexagon's population", "六边形内人口的中位数"),
     "legend": ("Legend", "图例"),
+    "rings": ("5/10/15-minute walking areas", "5/10/15分钟步行范围"),
+    "minutes": ("min", "分钟"),
 }
 
 
@@ -824,6 +826,7 @@ def build_map(
     assets: str = "inline",
     max_cells: int = 50_000,
     seed: int = 0,
+    rings: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map of a run.
 
@@ -869,6 +872,9 @@ def build_map(
         Above this many cells the cells are aggregated to at most ``max_cells`` hexagons.
     seed
         Seeds the element ids, so that equal inputs give byte-identical HTML.
+    rings
+        Nested 5/10/15-minute walking areas (:func:`facplan.rings.ring_layer`): ``kind``,
+        ``tier``, ``state``, ``minutes``; one switchable layer, off on opening.
 
     Returns
     -------
@@ -1063,6 +1069,9 @@ def build_map(
             ] if kinds_c is not None else None,
         }
         add_group(_t("catchments", lang), "facplan_catchments", _POLYGONS_JS, data)
+
+    if rings is not None and len(rings):
+        _add_rings(m, core, _to_wgs84(rings, "rings"), colours, lang)
 
     # ------------------------------------------------------------------ markers
     if facilities_w is not None:
@@ -1304,3 +1313,31 @@ def write_map(path: Path, m: folium.Map, *, assets: str = "inline") -> None:
     """
     text = render_map(m, assets=assets)
     Path(path).write_bytes(text.encode("utf-8"))
+
+
+def _add_rings(
+    m: folium.Map, core: Element, rings: gpd.GeoDataFrame, colours: Mapping[str, str],
+    lang: str,
+) -> None:
+    """The 5/10/15-minute walking areas as one layer, off on opening: in the kind's
+    colour, larger rings drawn first, a tooltip naming kind, tier, state and minutes."""
+    tips, cols = [], []
+    for kind, tier, state, minutes in zip(rings["kind"], rings["tier"], rings["state"],
+                                          rings["minutes"], strict=True):
+        name = kind_label(kind, lang) + (" · " + tier_label(tier, lang) if tier != "all" else "")
+        tips.append(_esc(f"{name} · {_t(state, lang)} · {int(minutes)} {_t('minutes', lang)}"))
+        cols.append(colours.get(str(kind), "#444444"))
+    data = {
+        "g": _geojson_geoms(rings.geometry.to_numpy()),
+        "interactive": True,
+        "style": {"weight": 1.2, "fillOpacity": 0.06, "opacity": 0.8},
+        "colour": cols,
+        "tip": tips,
+    }
+    group = folium.FeatureGroup(name=_esc(_t("rings", lang)), show=False)
+    group.add_child(_Script(
+        "facplan_rings",
+        lambda el: _POLYGONS_JS.format(core=core.get_name(), group=el._parent.get_name(),
+                                       data=_js(data)),
+    ))
+    group.add_to(m)

@@ -22,7 +22,7 @@ SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost"
 CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
 # the geometry layers of a Result
 _LAYERS = ("demand", "sites", "candidates", "communities", "facilities", "catchments",
-          "exclusions")
+          "exclusions", "rings")
 
 
 def _env_or_value(value: str | None) -> str | None:
@@ -57,6 +57,7 @@ def build_result_map(result: Result) -> Any:
         tianditu_key=_env_or_value(spec.tianditu_key),
         assets=spec.assets,
         max_cells=spec.max_cells,
+        rings=result.rings,
     )
 
 
