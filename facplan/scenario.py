@@ -498,6 +498,19 @@ class MapSpec(_Strict):
     max_cells: Annotated[int, Field(gt=0)] = 50_000
 
 
+class ReportSpec(_Strict):
+    """Options of report.html (and report.pdf)."""
+
+    pdf: bool = Field(
+        False, description="Also print report.html to report.pdf with a headless Chromium "
+        "(chromium or google-chrome on the PATH, or FACPLAN_CHROMIUM)."
+    )
+    assumptions: list[str] = Field(
+        default_factory=list, description="Planner's notes listed under the report's "
+        "assumptions, e.g. 'candidate costs are illustrative'."
+    )
+
+
 class OutputSpec(_Strict):
     """Where a run is written besides the --out folder."""
 
@@ -550,6 +563,8 @@ class Scenario(_Strict):
     )
     map: MapSpec = Field(default_factory=MapSpec)
     output: OutputSpec | None = Field(None, description="Extra output targets (PostGIS).")
+    report: ReportSpec = Field(default_factory=ReportSpec,
+                               description="Options of report.html and report.pdf.")
     sweep: dict[str, list[Any]] | None = Field(
         None, description="Parameter sweep, expanded by `facplan batch` (not `run`)."
     )
