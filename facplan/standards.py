@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from facplan.catalogue import CATALOGUE
+
 __all__ = [
     "Standard",
     "DEFAULT_STANDARDS",
@@ -99,6 +101,14 @@ DEFAULT_STANDARDS: dict[str, dict[str, Standard]] = {
         ),
     },
 }
+
+
+# the life-circle catalogue (facplan.catalogue): one tier, ``all``, per kind
+DEFAULT_STANDARDS.update({
+    kind: {"all": Standard(walk_m=v["walk_m"], min_area_m2=v["min_area_m2"],
+                           capacity=v["capacity"], source=v["source"])}
+    for kind, v in CATALOGUE.items()
+})
 
 
 def resolve_standards(
