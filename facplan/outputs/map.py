@@ -190,9 +190,12 @@ def kind_label(kind: Any, lang: str = "en") -> str:
 
 
 def tier_label(tier: Any, lang: str = "en") -> str:
-    """The bilingual label of a tier; unknown tiers are shown as given (plain text)."""
+    """The bilingual label of a tier, with 级 on the sports-park tiers (片区级, 社区级,
+    小区级, so that 社区级 does not read as a community); unknown tiers as given."""
     t = "all" if tier is None or (isinstance(tier, float) and math.isnan(tier)) else str(tier)
     en, zh = TIER_LABELS.get(t, (t, t))
+    if t in TIER_LABELS and t != "all":
+        zh += "级"
     return bilingual(en, zh, lang)
 
 
