@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from facplan import access, equity, levels, network, rings
+from facplan import access, equity, levels, network, rings, streets
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import cell_points
@@ -69,6 +69,9 @@ class Result:
     rings
         Nested 5/10/15-minute walking areas of existing facilities and chosen sites
         (scenario CRS), see :func:`facplan.rings.ring_layer`.
+    streets
+        The walking network's streets as lines for the map's base layer (scenario CRS),
+        see :func:`facplan.streets.street_lines`.
     """
 
     scenario: Scenario
@@ -83,6 +86,7 @@ class Result:
     exclusions: gpd.GeoDataFrame | None = None
     parents: pd.DataFrame | None = None
     rings: gpd.GeoDataFrame | None = None
+    streets: gpd.GeoDataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""
@@ -418,6 +422,7 @@ def run(
             "planned": ([r["kind"] for r in chosen_rows], [r["tier"] for r in chosen_rows],
                         np.array([cand_nodes[r["_row"]] for r in chosen_rows], dtype=np.int64)),
         }, walk_speed_m_s=scenario.walk_speed_m_s, crs=crs)
+        street_frame = streets.street_lines(net.graph, crs=crs)
         comm_out = None
         if layers.communities is not None:
             comm_out = _communities_out(
@@ -473,7 +478,7 @@ def run(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
-        parents=parents, rings=ring_frame,
+        parents=parents, rings=ring_frame, streets=street_frame,
     )
 
 

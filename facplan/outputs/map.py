@@ -155,6 +155,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "aggregated": ("median of the hexagon's population", "六边形内人口的中位数"),
     "legend": ("Legend", "图例"),
     "rings": ("5/10/15-minute walking areas", "5/10/15分钟步行范围"),
+    "streets": ("Streets (from the network)", "街道（来自步行路网）"),
     "minutes": ("min", "分钟"),
 }
 
@@ -830,6 +831,7 @@ def build_map(
     max_cells: int = 50_000,
     seed: int = 0,
     rings: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map of a run.
 
@@ -878,6 +880,10 @@ def build_map(
     rings
         Nested 5/10/15-minute walking areas (:func:`facplan.rings.ring_layer`): ``kind``,
         ``tier``, ``state``, ``minutes``; one switchable layer, off on opening.
+    streets
+        Lines of the walking network (:func:`facplan.streets.street_lines`): the
+        ``Streets (from the network)`` base layer, shown with ``tiles="none"`` and
+        switched on by itself when the tiles cannot load.
 
     Returns
     -------
@@ -970,6 +976,9 @@ def build_map(
                 attr="&copy; 天地图 Tianditu", name=_esc(f"天地图 Tianditu {layer}"),
                 subdomains="01234567", max_zoom=18, overlay=layer == "cva", show=show,
             ).add_to(m)
+
+    if streets is not None and len(streets):
+        _add_streets(m, _to_wgs84(streets, "streets"), lang, tiles)
 
     # ------------------------------------------------------------------ core
     views = []
@@ -1342,5 +1351,49 @@ def _add_rings(
         "facplan_rings",
         lambda el: _POLYGONS_JS.format(core=core.get_name(), group=el._parent.get_name(),
                                        data=_js(data)),
+    ))
+    group.add_to(m)
+
+
+_STREETS_JS = """
+(function (map, group) {{
+  var D = {data};
+  if (!map.getPane("fpStreets")) map.createPane("fpStreets").style.zIndex = 350;
+  L.geoJSON({{type: "Feature", geometry: D.g, properties: {{}}}}, {{
+    pane: "fpStreets", interactive: false, style: function () {{ return D.style; }}
+  }}).addTo(group);
+  // tiles that cannot load (an intranet): after a few failures and no success, show
+  // the streets instead; the failures stay network events, not errors of this page
+  map.eachLayer(function (t) {{
+    if (!(t instanceof L.TileLayer)) return;
+    var failed = 0, loaded = 0;
+    t.on("tileload", function () {{ loaded += 1; }});
+    t.on("tileerror", function () {{
+      failed += 1;
+      if (failed >= D.failures && loaded === 0 && map.hasLayer(t)) {{
+        map.removeLayer(t);
+        if (!map.hasLayer(group)) map.addLayer(group);
+      }}
+    }});
+  }});
+}})({map}, {group});
+"""
+
+
+def _add_streets(m: folium.Map, streets: gpd.GeoDataFrame, lang: str, tiles: str) -> None:
+    """The ``Streets (from the network)`` base layer: light grey lines of the walking
+    network under every other layer; shown on opening with ``tiles="none"``, and in place
+    of tiles that fail to load (after 3 failed tiles and none loaded)."""
+    data = {
+        "g": _geojson_geoms(streets.geometry.to_numpy())[0],
+        "style": {"color": "#9e9e9e", "weight": 1.1, "opacity": 0.9},
+        "failures": 3,
+    }
+    group = folium.FeatureGroup(name=_esc(_t("streets", lang)), overlay=False,
+                                show=tiles == "none")
+    group.add_child(_Script(
+        "facplan_streets",
+        lambda el: _STREETS_JS.format(map=m.get_name(), group=el._parent.get_name(),
+                                      data=_js(data)),
     ))
     group.add_to(m)

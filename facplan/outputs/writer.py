@@ -22,7 +22,7 @@ SITE_COLUMNS = ["site_id", "kind", "tier", "rank", "marginal_population", "cost"
 CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "chosen", "gain", "excluded"]
 # the geometry layers of a Result
 _LAYERS = ("demand", "sites", "candidates", "communities", "facilities", "catchments",
-          "exclusions", "rings")
+          "exclusions", "rings", "streets")
 
 
 def _env_or_value(value: str | None) -> str | None:
@@ -58,6 +58,7 @@ def build_result_map(result: Result) -> Any:
         assets=spec.assets,
         max_cells=spec.max_cells,
         rings=result.rings,
+        streets=result.streets,
     )
 
 
