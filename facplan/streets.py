@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_STREET_VERTICES", "street_lines"]
 
 #: Most vertices of the streets drawn on the map.
-MAX_STREET_VERTICES = 200_000
+MAX_STREET_VERTICES = 100_000
 
 
 def street_lines(graph: Graph | None, *, crs: object) -> gpd.GeoDataFrame:
@@ -52,13 +52,12 @@ def street_lines(graph: Graph | None, *, crs: object) -> gpd.GeoDataFrame:
     b = np.column_stack([graph.x[v[keep]], graph.y[v[keep]]])
     if len(a) == 0:
         return gpd.GeoDataFrame(geometry=[], crs=crs)
-    merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(
-        np.stack([a, b], axis=1))))
+    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(
+        shapely.linestrings(np.stack([a, b], axis=1)))))
     tolerance = 1.0
-    lines = shapely.simplify(merged, tolerance)
-    while shapely.get_num_coordinates(lines) > MAX_STREET_VERTICES and tolerance < 200:
+    parts = shapely.simplify(merged, tolerance, preserve_topology=False)
+    while shapely.get_num_coordinates(parts).sum() > MAX_STREET_VERTICES and tolerance < 200:
         tolerance *= 2
-        lines = shapely.simplify(merged, tolerance)
-    if lines.geom_type == "LineString":
-        lines = shapely.multilinestrings([lines])
+        parts = shapely.simplify(merged, tolerance, preserve_topology=False)
+    lines = shapely.multilinestrings(parts[~shapely.is_empty(parts)])
     return gpd.GeoDataFrame(geometry=[lines], crs=crs)
