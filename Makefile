@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.facplan-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint browser bench clean
+.PHONY: demo test lint browser pdf bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,20 @@ browser:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver fonts-wqy-microhei; \
 	fi
 
+## Debian's poppler-utils (pdftoppm, pdftotext): the tests render report.pdf's pages.
+pdf:
+	@if [ ! -x /usr/bin/pdftoppm ]; then \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; \
+	fi
+
 ## ruff, and the import contract of DESIGN's architecture rules (import-linter, pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check facplan tests benchmarks
 	$(BIN)/lint-imports
 
 ## Everything the tests need, then the whole suite (pytest's exit 5, no tests, fails).
-test: $(STAMP) browser postgres lint
+test: $(STAMP) browser pdf postgres lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

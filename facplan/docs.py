@@ -402,7 +402,7 @@ network: {pbf: data/luoyang.osm.pbf}
 sfca_target_m2: 2.6
 """,
     "communities": """\
-communities: {path: data/communities_cgcs2000.shp, id_field: SQDM, name_field: SQMC}
+communities: {path: data/communities_cgcs2000.shp, id_field: SQDM, name_field: SQMC, parent_field: JDDM, parent_name_field: JDMC}
 """,
     "population": """\
 population:
@@ -547,6 +547,11 @@ candidates:
 """,
     "output": """\
 output: {postgis: {dsn_env: FACPLAN_DB, schema: plan_2026}}
+""",
+    "report": """\
+report:
+  pdf: true
+  assumptions: [候选用地造价为示意值 (candidate costs are illustrative)]
 """,
     "output.postgis": """\
 output:

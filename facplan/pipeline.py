@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from facplan import access, network
+from facplan import access, equity, levels, network, rings, streets
 from facplan._errors import FacplanWarning, InputError
 from facplan.cache import file_sha256
 from facplan.cells import community_of
@@ -422,12 +422,22 @@ def run(
                      else np.full(0 if candidates is None else len(candidates), np.nan))
         sites = _sites_frame(chosen_rows, candidates, crs, cand_snap)
         catchments = _catchments(net.graph, sites, cand_nodes, chosen_rows, standards)
+        ring_frame = rings.ring_layer(net.graph, kind_tiers, {
+            "existing": (facilities["kind"].to_numpy(), facilities["tier"].to_numpy(), fac_nodes),
+            "planned": ([r["kind"] for r in chosen_rows], [r["tier"] for r in chosen_rows],
+                        np.array([cand_nodes[r["_row"]] for r in chosen_rows], dtype=np.int64)),
+        }, walk_speed_m_s=scenario.walk_speed_m_s, crs=crs)
+        street_frame = streets.street_lines(net.graph, crs=crs)
         comm_out = None
         if layers.communities is not None:
             comm_out = _communities_out(
                 layers.communities, demand, kind_tiers, thresholds, facilities, sites,
                 siting.summary, lang=scenario.map.lang,
+                uses_centres="neighbourhood_centre" in equity.used_kinds(
+                    facilities, candidates, optimize_kinds=[o.kind for o in scenario.optimize]
+                ),
             )
+            comm_out = levels.with_parents(comm_out, layers.communities)
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
         cand_out = None
@@ -440,6 +450,12 @@ def run(
                 siting.reason if siting.reason is not None
                 else np.full(len(candidates), NOT_IN_ENTRY, dtype=object)
             )
+
+        equity.add_equity(access_summary, demand, kind_tiers, standards, comm_out)
+        parents = None
+        if comm_out is not None and "parent_id" in comm_out:
+            parents = levels.parent_table(comm_out, kind_tiers, {
+                f"{k}/{t}": standards[k][t].target_coverage for k, t in kind_tiers})
 
     demand_cols = ["cell_id", "population", "community_id", "snap_m"] + sorted(
         c for c in demand.columns if c.startswith(("dist_", "sfca_"))
@@ -470,7 +486,7 @@ def run(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
-        whatif=whatif,
+        whatif=whatif, parents=parents, rings=ring_frame, streets=street_frame,
     )
 
 
@@ -534,7 +550,7 @@ def _contains_any(communities: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> np
 def _communities_out(
     communities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, kind_tiers: list,
     thresholds: dict, facilities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
-    opt_summary: list[dict], *, lang: str = "en",
+    opt_summary: list[dict], *, lang: str = "en", uses_centres: bool = True,
 ) -> gpd.GeoDataFrame:
     from facplan.words import kind_tier_label, say
 
@@ -563,7 +579,7 @@ def _communities_out(
     gaps = []
     for r, (_, row) in enumerate(table.iterrows()):
         items = []
-        if not has[r] and not new_centre[r]:
+        if uses_centres and not has[r] and not new_centre[r]:
             items.append(say("no neighbourhood centre", lang))
         if row["community_id"] in no_candidate:
             items.append(say("no eligible candidate for a centre", lang))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import pandas as pd
 
 if TYPE_CHECKING:
     from facplan.scenario import Scenario
@@ -42,6 +43,15 @@ class Result:
         Existing facilities (scenario CRS).
     catchments
         Walking catchment polygons of chosen sites (scenario CRS).
+    parents
+        The communities rolled up to their parent units (``parents.csv``; None without
+        ``communities.parent_field``), see :func:`facplan.levels.parent_table`.
+    rings
+        Nested 5/10/15-minute walking areas of existing facilities and chosen sites
+        (scenario CRS), see :func:`facplan.rings.ring_layer`.
+    streets
+        The walking network's streets as lines for the map's base layer (scenario CRS),
+        see :func:`facplan.streets.street_lines`.
     """
 
     scenario: Scenario
@@ -55,6 +65,9 @@ class Result:
     thresholds: dict[str, float] = field(default_factory=dict)
     exclusions: gpd.GeoDataFrame | None = None
     whatif: Any = None  # facplan.whatif.WhatIf: the map's what-if panel (None: no panel)
+    parents: pd.DataFrame | None = None
+    rings: gpd.GeoDataFrame | None = None
+    streets: gpd.GeoDataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""

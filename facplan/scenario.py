@@ -234,6 +234,13 @@ class CommunitiesSpec(_FileSource):
         None, description="Take boundary=administrative relations of this admin_level."
     )
     osm_file: Path | None = Field(None, description="PBF for osm_admin_level (default: network).")
+    parent_field: str | None = Field(
+        None, description="Field with the id of the unit each community belongs to (e.g. its "
+        "街道); outputs then add parents.csv with population-weighted roll-ups."
+    )
+    parent_name_field: str | None = Field(
+        None, description="Field with the parent unit's name (needs 'parent_field')."
+    )
 
     @model_validator(mode="after")
     def _source(self) -> CommunitiesSpec:
@@ -241,6 +248,10 @@ class CommunitiesSpec(_FileSource):
                  if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of 'path', 'postgis' or 'osm_admin_level'")
+        if self.parent_name_field is not None and self.parent_field is None:
+            raise ValueError("'parent_name_field' needs 'parent_field'")
+        if self.parent_field is not None and self.osm_admin_level is not None:
+            raise ValueError("'parent_field' needs communities from a file ('path' or 'postgis')")
         return self
 
 
@@ -560,6 +571,19 @@ class MapSpec(_Strict):
     )
 
 
+class ReportSpec(_Strict):
+    """Options of report.html (and report.pdf)."""
+
+    pdf: bool = Field(
+        False, description="Also print report.html to report.pdf with a headless Chromium "
+        "(chromium or google-chrome on the PATH, or FACPLAN_CHROMIUM)."
+    )
+    assumptions: list[str] = Field(
+        default_factory=list, description="Planner's notes listed under the report's "
+        "assumptions, e.g. 'candidate costs are illustrative'."
+    )
+
+
 class OutputSpec(_Strict):
     """Where a run is written besides the --out folder."""
 
@@ -578,6 +602,10 @@ class StandardOverride(_Strict):
     min_area_m2: Annotated[float, Field(ge=0)] | None = None
     capacity: Annotated[float, Field(gt=0)] | None = None
     nested: bool | None = None
+    target_coverage: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="Share of a community's people to be covered for it to meet the "
+        "standard (default 0.85)."
+    )
 
 
 class Scenario(_Strict):
@@ -619,6 +647,8 @@ class Scenario(_Strict):
     )
     map: MapSpec = Field(default_factory=MapSpec)
     output: OutputSpec | None = Field(None, description="Extra output targets (PostGIS).")
+    report: ReportSpec = Field(default_factory=ReportSpec,
+                               description="Options of report.html and report.pdf.")
     sweep: dict[str, list[Any]] | None = Field(
         None, description="Parameter sweep, expanded by `facplan batch` (not `run`)."
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from facplan.catalogue import CATALOGUE
+
 __all__ = [
     "Standard",
     "DEFAULT_STANDARDS",
@@ -64,6 +66,9 @@ class Standard:
         Each community should have exactly one (neighbourhood centres).
     source
         The clause or source behind the numbers.
+    target_coverage
+        Share of a community's people that must be covered for the community to meet the
+        standard (``communities_meeting_target`` in summary.json; the ledger's 达标).
     """
 
     walk_m: float
@@ -73,6 +78,7 @@ class Standard:
     nested: bool = False
     one_per_community: bool = False
     source: str = ""
+    target_coverage: float = 0.85
 
 
 DEFAULT_STANDARDS: dict[str, dict[str, Standard]] = {
@@ -109,6 +115,14 @@ DEFAULT_STANDARDS: dict[str, dict[str, Standard]] = {
         ),
     },
 }
+
+
+# the life-circle catalogue (facplan.catalogue): one tier, ``all``, per kind
+DEFAULT_STANDARDS.update({
+    kind: {"all": Standard(walk_m=v["walk_m"], min_area_m2=v["min_area_m2"],
+                           capacity=v["capacity"], source=v["source"])}
+    for kind, v in CATALOGUE.items()
+})
 
 
 def resolve_standards(

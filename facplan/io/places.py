@@ -15,6 +15,7 @@ from facplan.io.vector import (
     require_fields,
     require_unique_ids,
 )
+from facplan.levels import parent_columns
 from facplan.scenario import CandidatesSpec, CommunitiesSpec, FacilitySource
 
 __all__ = ["read_communities", "read_facilities", "read_candidates"]
@@ -34,7 +35,9 @@ def read_communities(spec: CommunitiesSpec) -> gpd.GeoDataFrame:
     gdf, where = read_source(spec, key="communities")
     require_fields(
         gdf,
-        {"communities.id_field": spec.id_field, "communities.name_field": spec.name_field},
+        {"communities.id_field": spec.id_field, "communities.name_field": spec.name_field,
+         "communities.parent_field": spec.parent_field,
+         "communities.parent_name_field": spec.parent_name_field},
         where,
     )
     kinds = gdf.geometry.geom_type
@@ -50,9 +53,10 @@ def read_communities(spec: CommunitiesSpec) -> gpd.GeoDataFrame:
         names = gdf[spec.name_field].fillna("").astype(str).to_numpy()
     else:
         names = ids
-    return gpd.GeoDataFrame(
-        {"community_id": ids, "name": names}, geometry=gdf.geometry.values, crs=gdf.crs
-    )
+    columns = {"community_id": ids, "name": names}
+    if spec.parent_field is not None:
+        columns.update(parent_columns(gdf, spec, where))
+    return gpd.GeoDataFrame(columns, geometry=gdf.geometry.values, crs=gdf.crs)
 
 
 #: Chinese tier names accepted in tier fields.

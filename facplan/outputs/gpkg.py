@@ -11,10 +11,11 @@ import pandas as pd
 if TYPE_CHECKING:
     from facplan.result import Result
 
-__all__ = ["write_gpkg", "GPKG_LAYERS"]
+__all__ = ["write_gpkg", "GPKG_LAYERS", "one_geometry_type"]
 
 #: Layer names in plan.gpkg.
-GPKG_LAYERS = ("communities", "cells", "facilities", "sites", "candidates", "catchments")
+GPKG_LAYERS = ("communities", "cells", "facilities", "sites", "candidates", "catchments",
+               "rings")
 
 
 def _qgis_friendly(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -24,6 +25,8 @@ def _qgis_friendly(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             continue
         if out[col].dtype == bool:
             out[col] = out[col].astype("int32")
+        elif col == "phase":
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int32")
         elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
@@ -62,8 +65,52 @@ def _write_layers(path: Path, result: Result) -> None:
         "sites": result.sites,
         "candidates": result.candidates,
         "catchments": result.catchments,
+        "rings": result.rings,
     }
     for name, gdf in layers.items():
         if gdf is None or len(gdf) == 0:
             continue
-        _qgis_friendly(gdf.to_crs(4326)).to_file(path, layer=name, driver="GPKG")
+        for part, one in one_geometry_type(name, _qgis_friendly(gdf.to_crs(4326))).items():
+            one.to_file(path, layer=part, driver="GPKG", geometry_type=_declared(one))
+
+
+_FAMILY = {"Point": "points", "MultiPoint": "points", "LineString": "lines",
+           "MultiLineString": "lines", "Polygon": "polygons", "MultiPolygon": "polygons"}
+_MULTI = {"points": "MultiPoint", "lines": "MultiLineString", "polygons": "MultiPolygon"}
+
+
+def _declared(gdf: gpd.GeoDataFrame) -> str:
+    types = set(gdf.geometry.dropna().geom_type)
+    return types.pop() if len(types) == 1 else "Unknown"
+
+
+def one_geometry_type(name: str, gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """The layer as layers of one geometry type each, for ArcGIS (which refuses mixed
+    layers) and QGIS (which splits them itself).
+
+    Single and multi parts of one family become the multi type (Polygon + MultiPolygon →
+    MultiPolygon). A layer mixing families (points and polygons, say, as OSM sources give)
+    is split into ``<name>_points``, ``<name>_lines`` and ``<name>_polygons``; rows without
+    geometry stay with the first of them.
+    """
+    import shapely
+
+    geoms = gdf.geometry
+    fam = geoms.geom_type.map(_FAMILY)
+    families = sorted(set(fam.dropna()), key=["points", "lines", "polygons"].index)
+    if not families:
+        return {name: gdf}
+    out = {}
+    for i, f in enumerate(families):
+        rows = (fam == f) | (fam.isna() if i == 0 else False)
+        part = gdf[rows.to_numpy()].copy()
+        g = part.geometry
+        if g.dropna().geom_type.nunique() > 1:
+            single = g.geom_type.isin(["Point", "LineString", "Polygon"]).to_numpy()
+            arr = g.to_numpy().copy()
+            maker = {"points": shapely.multipoints, "lines": shapely.multilinestrings,
+                     "polygons": shapely.multipolygons}[f]
+            arr[single] = [maker([x]) for x in arr[single]]
+            part = part.set_geometry(gpd.GeoSeries(arr, index=part.index, crs=gdf.crs))
+        out[name if len(families) == 1 else f"{name}_{f}"] = part
+    return out

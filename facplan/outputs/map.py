@@ -155,6 +155,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "filled": ("Planned (filled)", "规划（实心）"),
     "aggregated": ("median of the hexagon's population", "六边形内人口的中位数"),
     "legend": ("Legend", "图例"),
+    "rings": ("5/10/15-minute walking areas", "5/10/15分钟步行范围"),
+    "streets": ("Streets (from the network)", "街道（来自步行路网）"),
+    "minutes": ("min", "分钟"),
 }
 
 
@@ -189,9 +192,12 @@ def kind_label(kind: Any, lang: str = "en") -> str:
 
 
 def tier_label(tier: Any, lang: str = "en") -> str:
-    """The bilingual label of a tier; unknown tiers are shown as given (plain text)."""
+    """The bilingual label of a tier, with 级 on the sports-park tiers (片区级, 社区级,
+    小区级, so that 社区级 does not read as a community); unknown tiers as given."""
     t = "all" if tier is None or (isinstance(tier, float) and math.isnan(tier)) else str(tier)
     en, zh = TIER_LABELS.get(t, (t, t))
+    if t in TIER_LABELS and t != "all":
+        zh += "级"
     return bilingual(en, zh, lang)
 
 
@@ -836,6 +842,8 @@ def build_map(
     max_cells: int = 50_000,
     seed: int = 0,
     whatif: Any = None,
+    rings: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map of a run.
 
@@ -884,6 +892,13 @@ def build_map(
     whatif
         A run's :class:`facplan.whatif.WhatIf` (aligned with ``demand``): adds the
         what-if panel (:mod:`facplan.outputs.whatif`).
+    rings
+        Nested 5/10/15-minute walking areas (:func:`facplan.rings.ring_layer`): ``kind``,
+        ``tier``, ``state``, ``minutes``; one switchable layer, off on opening.
+    streets
+        Lines of the walking network (:func:`facplan.streets.street_lines`): the
+        ``Streets (from the network)`` base layer, shown with ``tiles="none"`` and
+        switched on by itself when the tiles cannot load.
 
     Returns
     -------
@@ -976,6 +991,9 @@ def build_map(
                 attr="&copy; 天地图 Tianditu", name=_esc(f"天地图 Tianditu {layer}"),
                 subdomains="01234567", max_zoom=18, overlay=layer == "cva", show=show,
             ).add_to(m)
+
+    if streets is not None and len(streets):
+        _add_streets(m, _to_wgs84(streets, "streets"), lang, tiles)
 
     # ------------------------------------------------------------------ core
     views = []
@@ -1081,6 +1099,9 @@ def build_map(
             ] if kinds_c is not None else None,
         }
         add_group(_t("catchments", lang), "facplan_catchments", _POLYGONS_JS, data)
+
+    if rings is not None and len(rings):
+        _add_rings(m, core, _to_wgs84(rings, "rings"), colours, lang)
 
     # ------------------------------------------------------------------ markers
     if facilities_w is not None:
@@ -1342,3 +1363,75 @@ def write_map(path: Path, m: folium.Map, *, assets: str = "inline") -> None:
     """
     text = render_map(m, assets=assets)
     Path(path).write_bytes(text.encode("utf-8"))
+
+
+def _add_rings(
+    m: folium.Map, core: Element, rings: gpd.GeoDataFrame, colours: Mapping[str, str],
+    lang: str,
+) -> None:
+    """The 5/10/15-minute walking areas as one layer, off on opening: in the kind's
+    colour, larger rings drawn first, a tooltip naming kind, tier, state and minutes."""
+    tips, cols = [], []
+    for kind, tier, state, minutes in zip(rings["kind"], rings["tier"], rings["state"],
+                                          rings["minutes"], strict=True):
+        name = kind_label(kind, lang) + (" · " + tier_label(tier, lang) if tier != "all" else "")
+        tips.append(_esc(f"{name} · {_t(state, lang)} · {int(minutes)} {_t('minutes', lang)}"))
+        cols.append(colours.get(str(kind), "#444444"))
+    data = {
+        "g": _geojson_geoms(rings.geometry.to_numpy()),
+        "interactive": True,
+        "style": {"weight": 1.2, "fillOpacity": 0.06, "opacity": 0.8},
+        "colour": cols,
+        "tip": tips,
+    }
+    group = folium.FeatureGroup(name=_esc(_t("rings", lang)), show=False)
+    group.add_child(_Script(
+        "facplan_rings",
+        lambda el: _POLYGONS_JS.format(core=core.get_name(), group=el._parent.get_name(),
+                                       data=_js(data)),
+    ))
+    group.add_to(m)
+
+
+_STREETS_JS = """
+(function (map, group) {{
+  var D = {data};
+  if (!map.getPane("fpStreets")) map.createPane("fpStreets").style.zIndex = 350;
+  L.geoJSON({{type: "Feature", geometry: D.g, properties: {{}}}}, {{
+    pane: "fpStreets", interactive: false, style: function () {{ return D.style; }}
+  }}).addTo(group);
+  // tiles that cannot load (an intranet): after a few failures and no success, show
+  // the streets instead; the failures stay network events, not errors of this page
+  map.eachLayer(function (t) {{
+    if (!(t instanceof L.TileLayer)) return;
+    var failed = 0, loaded = 0;
+    t.on("tileload", function () {{ loaded += 1; }});
+    t.on("tileerror", function () {{
+      failed += 1;
+      if (failed >= D.failures && loaded === 0 && map.hasLayer(t)) {{
+        map.removeLayer(t);
+        if (!map.hasLayer(group)) map.addLayer(group);
+      }}
+    }});
+  }});
+}})({map}, {group});
+"""
+
+
+def _add_streets(m: folium.Map, streets: gpd.GeoDataFrame, lang: str, tiles: str) -> None:
+    """The ``Streets (from the network)`` base layer: light grey lines of the walking
+    network under every other layer; shown on opening with ``tiles="none"``, and in place
+    of tiles that fail to load (after 3 failed tiles and none loaded)."""
+    data = {
+        "g": _geojson_geoms(streets.geometry.to_numpy())[0],
+        "style": {"color": "#9e9e9e", "weight": 1.1, "opacity": 0.9},
+        "failures": 3,
+    }
+    group = folium.FeatureGroup(name=_esc(_t("streets", lang)), overlay=False,
+                                show=tiles == "none")
+    group.add_child(_Script(
+        "facplan_streets",
+        lambda el: _STREETS_JS.format(map=m.get_name(), group=el._parent.get_name(),
+                                      data=_js(data)),
+    ))
+    group.add_to(m)

@@ -359,7 +359,22 @@ def write_report(path: Path, result: Result) -> None:
                 f"| {md_text(r['name'])} ({md_text(r['community_id'])}) | "
                 f"{r['population']:,.0f} | {cells} | {md_text(r['gaps'])} |"
             )
+    if result.parents is not None:
+        lines += _parents_section(result.parents)
     if s["warnings"]:
         lines += ["", f"## {t('Warnings')}", ""] + [f"- {md_text(w)}" for w in s["warnings"]]
     lines += ["", f"![{t('coverage curve')}](coverage_curve.png)", ""]
     Path(path).write_text("\n".join(lines), encoding="utf-8")
+
+
+def _parents_section(parents: Any) -> list[str]:
+    """The report's roll-up of the communities to their parent units (街道)."""
+    cols = [c for c in parents.columns if c.startswith("coverage_")]
+    lines = ["", "## Parent units (population-weighted)", "",
+             "| unit | communities | population | " + " | ".join(cols) + " | gaps |",
+             "|---|---|---|" + "---|" * len(cols) + "---|"]
+    for _, r in parents.iterrows():
+        cells = " | ".join(_pct(r[c]) for c in cols)
+        lines.append(f"| {r['parent_name']} ({r['parent_id']}) | {r['communities']} | "
+                     f"{r['population']:,.0f} | {cells} | {r['gaps']} |")
+    return lines

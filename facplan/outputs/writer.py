@@ -24,7 +24,7 @@ __all__ = ["write_result", "build_result_map", "postgis_layers", "write_result_p
 
 # the geometry layers of a Result
 _LAYERS = ("demand", "sites", "candidates", "communities", "facilities", "catchments",
-          "exclusions")
+          "exclusions", "rings", "streets")
 
 
 def _env_or_value(value: str | None) -> str | None:
@@ -70,6 +70,8 @@ def build_result_map(result: Result) -> Any:
         assets=spec.assets,
         max_cells=spec.max_cells,
         whatif=result.whatif,
+        rings=result.rings,
+        streets=result.streets,
     )
 
 
@@ -114,6 +116,7 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
     import time
 
     from facplan.memory import peak_rss_mb, reset_peak_rss
+    from facplan.outputs.deliverables import write_deliverables
     from facplan.outputs.gpkg import write_gpkg
     from facplan.outputs.map import write_map
     from facplan.outputs.report import write_coverage_plot, write_report
@@ -133,8 +136,11 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
             if wgs.communities is not None:
                 write_geojson(tmp / "communities.geojson", wgs.communities)
                 write_csv(tmp / "communities.csv", result.communities)
+            if result.parents is not None:
+                write_csv(tmp / "parents.csv", result.parents)
             write_map(tmp / "map.html", m, assets=result.scenario.map.assets)
             write_report(tmp / "report.md", result)
+            write_deliverables(tmp, result)
             write_coverage_plot(tmp / "coverage_curve.png", result)
             write_gpkg(tmp / "plan.gpkg", wgs)
             # after the other files, so that its timings include the stage `write`
