@@ -22,6 +22,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_max,
+    proven_status,
     site_masks,
     site_order,
 )
@@ -391,7 +392,7 @@ class MCLP(Model):
         self.unaffordable_ = np.flatnonzero(~self._affordable & ~self._fixed)
         self.gaps_ = self._gaps
         self.method_ = res.method
-        self.status_ = res.status
+        self.status_ = proven_status(res.status, self.objective_, self.bound_)
         self.n_model_sites_ = len(red.sites)
         self.n_model_cells_ = len(red.w)
         self.n_model_nonzeros_ = int(red.A.nnz)
