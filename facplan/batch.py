@@ -517,7 +517,7 @@ def _brief(summary: dict) -> dict:
         {
             "kind": o.get("kind"), "tier": o.get("tier"), "model": o.get("model"),
             "sites": len(o.get("selected", [])), "objective": o.get("objective"),
-            "gap": o.get("gap"),
+            "objective_unit": o.get("objective_unit"), "gap": o.get("gap"),
         }
         for o in summary.get("optimize", [])
     ]
@@ -864,6 +864,7 @@ def _sweep_table(records: list[dict]) -> Any:
         for i, o in enumerate(s.get("optimize") or []):
             row[f"optimize{i}_sites"] = o.get("sites")
             row[f"optimize{i}_objective"] = o.get("objective")
+            row[f"optimize{i}_objective_unit"] = o.get("objective_unit")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -82,6 +82,8 @@ def _run_scenario(
 def _print_summary(summary: dict, out_dir: Path) -> None:
     from rich.table import Table
 
+    from facplan.outputs.units import objective_text
+
     t = Table(title=f"{summary['scenario']}: {summary['population_total']:,.0f} people")
     for col in ("kind/tier", "threshold", "covered before", "after"):
         t.add_column(col)
@@ -92,7 +94,7 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
     for o in summary["optimize"]:
         out.print(
             f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-            f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"
+            f"{objective_text(o)} (gap {o['gap']:.2%})"
         )
     out.print(f"outputs in [bold]{out_dir}[/] — open {out_dir / 'map.html'} in a browser")
 
@@ -185,6 +187,8 @@ def split(
         return
     for w in res["warnings"]:
         err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+    from facplan.outputs.units import objective_text
+
     out.print(f"{res['scenario']}: {res['population_total']:,.0f} people in "
               f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)")
     for key, a in res["access"].items():
@@ -192,7 +196,7 @@ def split(
                   f"{a['after']['coverage']:.1%}")
     for o in res["optimize"]:
         out.print(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-                  f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})")
+                  f"{objective_text(o)} (gap {o['gap']:.2%})")
     out.print(f"outputs in [bold]{out_dir}[/]")
 
 

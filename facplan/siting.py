@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from facplan import access
 from facplan._errors import InputError
@@ -24,7 +25,8 @@ from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import OptimizeSpec, Scenario
 from facplan.standards import TIER_ORDER, Standard
 
-__all__ = ["SitingInput", "SitingResult", "plan_sites", "serving_tiers"]
+__all__ = ["SitingInput", "SitingResult", "plan_sites", "serving_tiers", "objective_unit",
+           "OBJECTIVE_UNITS"]
 
 NOT_IN_ENTRY = "not in any optimize entry"
 
@@ -38,6 +40,22 @@ def serving_tiers(kind: str, tier: str, standards: dict) -> list[str]:
         if t != tier and std.nested and TIER_ORDER.get(t, 9) < TIER_ORDER.get(tier, 9):
             out.append(t)
     return out
+
+
+#: Values of ``objective_unit`` (DESIGN, *Results say what they measure*).
+OBJECTIVE_UNITS = ("people", "weighted people", "person-metres", "sites", "cost")
+
+
+def objective_unit(spec: OptimizeSpec, scenario: Scenario) -> str:
+    """What an entry's ``objective`` counts: MCLP newly covered (or, capacitated, served)
+    people — "weighted people" when the scenario weights some group other than 1 —
+    p-median population-weighted metres, LSCP sites or cost."""
+    if spec.model == "lscp":
+        return "cost" if spec.minimize == "cost" else "sites"
+    if spec.model == "pmedian":
+        return "person-metres"
+    weighted = any(float(w) != 1.0 for w in (scenario.weights or {}).values())
+    return "weighted people" if weighted else "people"
 
 
 @dataclass
@@ -192,11 +210,15 @@ class _Planner:
         """Existing facilities plus sites of earlier entries that serve this tier."""
         inp = self.inp
         d = inp.before[(spec.kind, spec.tier)]
-        prior = [r for t in serving_tiers(spec.kind, spec.tier, inp.standards)
-                 for r in self.opened.get((spec.kind, t), [])]
+        prior = self.prior_rows(spec)
         if prior:
             d = np.fmin(d, inp.routes.nearest(inp.cand_nodes[prior]))
         return d
+
+    def prior_rows(self, spec: OptimizeSpec) -> list[int]:
+        """Candidate rows opened by earlier entries whose sites serve this tier."""
+        return [r for t in serving_tiers(spec.kind, spec.tier, self.inp.standards)
+                for r in self.opened.get((spec.kind, t), [])]
 
     def coverage(self, e: _Entry, rows: np.ndarray | None = None):
         rows = e.rows if rows is None else rows
@@ -225,11 +247,14 @@ class _Planner:
             chosen.append(sid)
         return chosen
 
-    @staticmethod
-    def result_entry(e: _Entry, selected: list[str], model) -> dict:
+    def unit(self, spec: OptimizeSpec) -> str:
+        return objective_unit(spec, self.inp.scenario)
+
+    def result_entry(self, e: _Entry, selected: list[str], model) -> dict:
         return {
             "kind": e.spec.kind, "tier": e.spec.tier, "model": e.spec.model,
             "selected": selected, "objective": float(model.objective_),
+            "objective_unit": self.unit(e.spec),
             "bound": float(model.bound_), "gap": float(model.gap_),
             "covered_before": float(model.covered_before_),
             "covered_after": float(model.covered_after_),
@@ -277,6 +302,7 @@ class _Planner:
             self.out.summary.append({
                 "kind": spec.kind, "tier": spec.tier, "model": spec.model,
                 "selected": selected, "objective": total_obj,
+                "objective_unit": self.unit(spec),
                 "bound": sum(p["bound"] for p in phases),
                 "gap": max((p["gap"] for p in phases), default=0.0),
                 "covered_before": stages[0].covered_before if stages else 0.0,
@@ -351,22 +377,29 @@ class _Planner:
         serving = serving_tiers(e.spec.kind, e.spec.tier, inp.standards)
         fac = inp.facilities
         mask = (fac["kind"].to_numpy() == e.spec.kind) & np.isin(fac["tier"].to_numpy(), serving)
-        existing = None
+        existing = []
         if mask.any() and inp.fac_nodes is not None:
-            existing = inp.routes.matrix(inp.fac_nodes[mask], cutoff)
+            existing.append(inp.routes.matrix(inp.fac_nodes[mask], cutoff))
+        prior = self.prior_rows(e.spec)
+        if prior:  # sites of earlier entries on this kind/tier are open like existing ones
+            existing.append(inp.routes.matrix(inp.cand_nodes[prior], cutoff))
+        existing = sp.vstack([sp.csr_matrix(m) for m in existing], format="csr") \
+            if existing else None
         self.record_gain(e, self.coverage(e))
         model = PMedian.from_matrix(
             dist, inp.demand, sites=e.spec.sites, existing=existing, **self.common(e),
         ).solve()
+        d_before = self.distance_before(e.spec)  # before this entry's sites are recorded
         chosen = self.choose(e, model.selected_, model.marginal_)
-        d_after = np.fmin(self.distance_before(e.spec) if False else inp.before[e.key],
+        d_after = np.fmin(d_before,
                           inp.routes.nearest(inp.cand_nodes[e.rows[model.selected_]])
                           if len(model.selected_) else np.full(len(inp.demand), np.nan))
         before = float(inp.demand[e.covered_before].sum())
         after = float(inp.demand[access.covered_mask(d_after, e.std.walk_m)].sum())
         self.out.summary.append({
             "kind": e.spec.kind, "tier": e.spec.tier, "model": "pmedian", "selected": chosen,
-            "objective": float(model.objective_), "objective_before": float(model.objective_before_),
+            "objective": float(model.objective_), "objective_unit": self.unit(e.spec),
+            "objective_before": float(model.objective_before_),
             "bound": float(model.bound_), "gap": float(model.gap_),
             "covered_before": before, "covered_after": after,
             "cost": float(self.cost[e.rows[model.selected_]].sum()) if len(model.selected_) else 0.0,
@@ -402,20 +435,26 @@ class _Planner:
         sel = np.asarray(model.selected_, dtype=int)
         tiers = np.asarray(model.selected_tier_, dtype=int)
         marg = np.asarray(model.marginal_, dtype=float)
+        group_slack = max(float(model.bound_) - float(model.objective_), 0.0)
         for k, e in enumerate(entries):
+            tier_obj = float(model.tier_objective_[k])
             pick = tiers == k
             pos = [int(np.flatnonzero(e.rows == rows[j])[0]) for j in sel[pick]]
             chosen = self.choose(e, pos, marg[pick])
             self.out.summary.append({
                 "kind": e.spec.kind, "tier": e.spec.tier, "model": "mclp", "selected": chosen,
-                "objective": float(model.tier_objective_[k]),
-                "bound": float(model.bound_), "gap": float(model.gap_),
+                "objective": tier_obj, "objective_unit": self.unit(e.spec),
+                # the group's absolute gap carried to the tier: with the other tiers' sites
+                # as chosen, this tier's objective is at most this (bound == objective
+                # exactly when the group is solved to optimality)
+                "bound": tier_obj + group_slack,
+                "gap": group_slack / (tier_obj + group_slack) if group_slack > 0 else 0.0,
                 "covered_before": float(model.tier_covered_before_[k]),
                 "covered_after": float(model.tier_covered_after_[k]),
                 "cost": float(self.cost[rows[sel[pick]]].sum()),
                 "method": str(model.method_), "status": str(model.status_),
                 "seconds": round(float(model.seconds_), 3), "budget_group": name,
-                "group_objective": float(model.objective_),
+                "group_objective": float(model.objective_), "group_bound": float(model.bound_),
             })
         if len(model.unaffordable_):
             self.out.warnings.append(
@@ -497,7 +536,7 @@ def _empty(spec: OptimizeSpec, inp: SitingInput) -> dict:
     cov = float(inp.demand[access.covered_mask(inp.before[(spec.kind, spec.tier)], std.walk_m)].sum())
     return {
         "kind": spec.kind, "tier": spec.tier, "model": spec.model, "selected": [],
-        "objective": 0.0, "bound": 0.0, "gap": 0.0, "covered_before": cov,
+        "objective": 0.0, "objective_unit": objective_unit(spec, inp.scenario), "bound": 0.0, "gap": 0.0, "covered_before": cov,
         "covered_after": cov, "cost": 0.0, "method": "none", "status": "no candidates",
         "seconds": 0.0,
     }

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facplan.outputs.units import curve_unit, objective_text
+
 if TYPE_CHECKING:
     from facplan.pipeline import Result
 
@@ -26,7 +28,9 @@ def coverage_curves(result: Result) -> list[dict]:
     Returns
     -------
     list of dict
-        ``label``, ``sites`` (0..n), ``covered`` (people), ``cost`` (cumulative).
+        ``label``, ``sites`` (0..n), ``covered`` (in ``unit``: people or weighted
+        people covered; for p-median the person-metres walked), ``unit``, ``cost``
+        (cumulative).
     """
     curves = []
     sites = result.sites
@@ -34,11 +38,18 @@ def coverage_curves(result: Result) -> list[dict]:
         rows = sites[sites["optimize"] == i].sort_values("rank") if len(sites) else sites
         gains = rows["marginal_population"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
         costs = rows["cost"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
+        unit = curve_unit(o)
+        if unit == "person-metres":  # p-median: marginals are person-metres saved
+            start = float(o.get("objective_before", o["objective"]))
+            values = [start, *(start - np.cumsum(gains))]
+        else:
+            values = [o["covered_before"], *(o["covered_before"] + np.cumsum(gains))]
         curves.append(
             {
                 "label": f"{o['kind']}/{o['tier']} ({o['model']})",
                 "sites": list(range(len(gains) + 1)),
-                "covered": [o["covered_before"], *(o["covered_before"] + np.cumsum(gains))],
+                "covered": values,
+                "unit": unit,
                 "cost": [0.0, *np.cumsum(np.nan_to_num(costs))],
             }
         )
@@ -172,6 +183,10 @@ def write_coverage_plot(path: Path, result: Result) -> None:
     from PIL import Image, ImageDraw
 
     curves = coverage_curves(result)
+    # one unit per axis: the people curves, or the p-median ones when there is no other
+    units = [c["unit"] for c in curves]
+    unit = next((u for u in units if u != "person-metres"), units[0] if units else "people")
+    curves = [c for c in curves if c["unit"] == unit]
     total = result.summary["population_total"]
     s = _SS
     width, height = _SIZE[0] * s, _SIZE[1] * s
@@ -235,7 +250,8 @@ def write_coverage_plot(path: Path, result: Result) -> None:
     draw.text((width / 2, 14 * s), title, fill=ink, font=title_font, anchor="mt")
     draw.text(((box[0] + box[2]) / 2, height - 10 * s), "new sites (in rank order)",
               fill=ink, font=label_font, anchor="md")
-    ylabel = "people within the walking standard"
+    ylabel = ("person-metres walked" if unit == "person-metres"
+              else f"{unit} within the walking standard")
     side = Image.new("L", (round(draw.textlength(ylabel, font=label_font)) + 2 * s,
                            label_h + 4 * s), 0)
     ImageDraw.Draw(side).text((s, 0), ylabel, fill=255, font=label_font)
@@ -248,6 +264,16 @@ def _pct(x: float | None) -> str:
     return "—" if x is None or x != x else f"{x:.1%}"
 
 
+def _network_line(net: dict) -> str:
+    """The report's line on the network: nodes and edges of a graph, or the pairs of an
+    origin–destination table (``network: {matrix: …}``), whichever the summary has."""
+    if "nodes" in net and "edges" in net:
+        return f"- walking network: {net['nodes']:,} nodes, {net['edges']:,} edges"
+    known = ", ".join(f"{k} {v:,}" if isinstance(v, int | float) else f"{k} {v}"
+                      for k, v in net.items())
+    return f"- walking network: {known or 'an origin–destination table'}"
+
+
 def write_report(path: Path, result: Result) -> None:
     """Write ``report.md``: inputs, coverage before/after, chosen sites, communities."""
     s = result.summary
@@ -255,7 +281,7 @@ def write_report(path: Path, result: Result) -> None:
         f"# {s['scenario']}",
         "",
         f"- CRS: {s['crs']}; population {s['population_total']:,.0f} in {s['cells']:,} cells",
-        f"- walking network: {s['network']['nodes']:,} nodes, {s['network']['edges']:,} edges",
+        _network_line(s.get("network", {})),
         "",
         "## Inputs",
         "",
@@ -282,7 +308,8 @@ def write_report(path: Path, result: Result) -> None:
     for o in s["optimize"]:
         lines.append(
             f"- **{o['kind']}/{o['tier']}** ({o['model']}): {len(o['selected'])} sites, "
-            f"+{o['objective']:,.0f} people, bound {o['bound']:,.0f}, gap {o['gap']:.2%}"
+            f"{objective_text(o)}, bound {o['bound']:,.0f}, gap {o['gap']:.2%}, "
+            f"{o.get('status', '')}"
         )
     if len(result.sites):
         lines += ["", "| rank | site | kind/tier | people gained | cost | community |",
