@@ -452,7 +452,9 @@ class _Planner:
                 "covered_before": float(model.tier_covered_before_[k]),
                 "covered_after": float(model.tier_covered_after_[k]),
                 "cost": float(self.cost[rows[sel[pick]]].sum()),
-                "method": str(model.method_), "status": str(model.status_),
+                "method": str(model.method_),
+                "status": str(model.status_) if group_slack <= 1e-6 * max(tier_obj, 1e-3)
+                else ("feasible" if model.status_ == "optimal" else str(model.status_)),
                 "seconds": round(float(model.seconds_), 3), "budget_group": name,
                 "group_objective": float(model.objective_), "group_bound": float(model.bound_),
             })
