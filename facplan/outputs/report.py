@@ -269,6 +269,9 @@ def _network_line(net: dict) -> str:
     origin–destination table (``network: {matrix: …}``), whichever the summary has."""
     if "nodes" in net and "edges" in net:
         return f"- walking network: {net['nodes']:,} nodes, {net['edges']:,} edges"
+    if "matrix_pairs" in net:
+        return (f"- walking network: an origin–destination table of "
+                f"{net['matrix_pairs']:,} cell–site pairs")
     known = ", ".join(f"{k} {v:,}" if isinstance(v, int | float) else f"{k} {v}"
                       for k, v in net.items())
     return f"- walking network: {known or 'an origin–destination table'}"
