@@ -320,10 +320,12 @@ def _candidates(
 
                 cand = convert_points(cand, spec.coords, where=source_name(spec))
         elif spec.generate is not None:
-            from facplan.io.generate import kmeans_candidates
+            from facplan.io.generate import assumed_area_m2, kmeans_candidates
 
             cand = kmeans_candidates(cells, spec.generate.n, seed=spec.generate.seed,
                                      kind=spec.generate.kind)
+            cand["area_m2"] = assumed_area_m2(spec.generate.area_m2, standards,
+                                              spec.generate.kind)
             cand["capacity"] = np.nan
         elif isinstance(spec.osm, dict):
             from facplan.io.osm import MIN_SITE_AREA_M2, tag_candidates

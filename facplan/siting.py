@@ -106,13 +106,16 @@ def _entry_reasons(
     c = inp.candidates
     reason = static.copy()
     kind, tier = c["kind"].to_numpy(), c["tier"].to_numpy()
-    area = np.nan_to_num(c["area_m2"].to_numpy(dtype=float), nan=0.0)
+    raw_area = c["area_m2"].to_numpy(dtype=float)
+    area = np.nan_to_num(raw_area, nan=0.0)
     free = reason == ""
     reason[free & (kind != spec.kind)] = "other kind"
     free = reason == ""
     reason[free & (tier != "") & (tier != spec.tier)] = "other tier"
     free = reason == ""
-    small = free & (tier == "") & (area < std.min_area_m2)
+    # the minimum site area holds for a blank tier (no area: too small) and for an
+    # explicit one whose area is known alike
+    small = free & (area < std.min_area_m2) & ((tier == "") | ~np.isnan(raw_area))
     reason[small] = f"too small for {spec.tier} (< {std.min_area_m2:g} m²)"
     ids = c["site_id"].to_numpy()
     free = reason == ""
