@@ -25,8 +25,8 @@ from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import OptimizeSpec, Scenario
 from facplan.standards import TIER_ORDER, Standard
 
-__all__ = ["SitingInput", "SitingResult", "plan_sites", "serving_tiers", "objective_unit",
-           "OBJECTIVE_UNITS"]
+__all__ = ["SitingInput", "SitingResult", "plan_sites", "check_entries", "serving_tiers",
+           "objective_unit", "OBJECTIVE_UNITS"]
 
 NOT_IN_ENTRY = "not in any optimize entry"
 
@@ -186,15 +186,7 @@ class _Planner:
         std = inp.standards[spec.kind][spec.tier]
         reason = _entry_reasons(spec, inp, std, self.static, self.used)
         id_set = set(self.ids)
-        for fid in spec.force:
-            if fid not in id_set:
-                raise InputError(f"no candidate with id {fid!r}", field=f"optimize.{i}.force")
-            r = reason[self.ids == fid][0]
-            if r:
-                raise InputError(
-                    f"candidate {fid!r} cannot serve {spec.kind}/{spec.tier} ({r})",
-                    field=f"optimize.{i}.force",
-                )
+        _check_force(i, spec, self.ids, reason)
         for fid in spec.forbid:
             if fid not in id_set:
                 self.out.warnings.append(f"optimize.{i}.forbid: no candidate with id {fid!r}")
@@ -512,14 +504,65 @@ def plan_sites(inp: SitingInput) -> SitingResult:
             if e is not None:
                 getattr(p, spec.model)(e)
     if sc.optimize and not p.any_usable:
-        reasons = pd.Series(p.out.reason).value_counts()
-        counts = "; ".join(f"{n} {r}" for r, n in reasons.items())
-        files = [str(c.path) for c in sc.candidates if c.path is not None]
-        raise InputError(
-            f"no usable candidate at all for any optimize entry ({counts})",
-            file=", ".join(files) or None, field="candidates",
-        )
+        raise _no_usable(sc, p.out.reason)
     return p.out
+
+
+def _check_force(i: int, spec: OptimizeSpec, ids: np.ndarray, reason: np.ndarray) -> None:
+    """Every ``force`` id names a candidate that can serve the entry."""
+    id_set = set(ids)
+    for fid in spec.force:
+        if fid not in id_set:
+            raise InputError(f"no candidate with id {fid!r}", field=f"optimize.{i}.force")
+        r = reason[ids == fid][0]
+        if r:
+            raise InputError(
+                f"candidate {fid!r} cannot serve {spec.kind}/{spec.tier} ({r})",
+                field=f"optimize.{i}.force",
+            )
+
+
+def _no_usable(sc: Scenario, reason: np.ndarray) -> InputError:
+    reasons = pd.Series(reason).value_counts()
+    counts = "; ".join(f"{n} {r}" for r, n in reasons.items())
+    files = [str(c.path) for c in sc.candidates if c.path is not None]
+    return InputError(
+        f"no usable candidate at all for any optimize entry ({counts})",
+        file=", ".join(files) or None, field="candidates",
+    )
+
+
+def check_entries(
+    scenario: Scenario,
+    standards: dict,
+    candidates: gpd.GeoDataFrame | None,
+    exclusions: gpd.GeoDataFrame | None,
+) -> None:
+    """The checks of :func:`plan_sites` that need no walking distances, for ``validate``:
+    ``force`` ids that name no candidate or one that cannot serve the entry (other kind
+    or tier, too small, forbidden, in an exclusion zone), and no usable candidate at all.
+    Raises the :class:`InputError` that ``run`` raises. Candidates too far from the
+    network and sites taken by an earlier entry are only known in ``run``.
+    """
+    if not scenario.optimize or candidates is None:
+        return
+    from types import SimpleNamespace
+
+    view = SimpleNamespace(candidates=candidates, exclusions=exclusions,
+                           cand_nodes=np.zeros(len(candidates), dtype=np.int64))
+    static = _static_reasons(view)  # type: ignore[arg-type]
+    ids = candidates["site_id"].to_numpy().astype(str)
+    total = np.full(len(candidates), NOT_IN_ENTRY, dtype=object)
+    usable = False
+    for i, spec in enumerate(scenario.optimize):
+        with _naming_entry(scenario, i):
+            std = standards[spec.kind][spec.tier]
+            reason = _entry_reasons(spec, view, std, static, set())  # type: ignore[arg-type]
+            _check_force(i, spec, ids, reason)
+            _merge_reason(total, reason)
+            usable |= bool((reason == "").any())
+    if not usable:
+        raise _no_usable(scenario, total)
 
 
 def _has_facility(inp: SitingInput, kind: str) -> np.ndarray:
