@@ -75,6 +75,8 @@ class Result:
     catchments: gpd.GeoDataFrame
     thresholds: dict[str, float] = field(default_factory=dict)
     exclusions: gpd.GeoDataFrame | None = None
+    #: capacitated entries: ``cell_id``, ``site_id``, ``people`` served (None without)
+    assignment: pd.DataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""
@@ -362,7 +364,7 @@ def run(
                 scenario=scenario, standards=standards, routes=routes, cand_nodes=cand_nodes,
                 fac_nodes=fac_nodes, candidates=candidates, demand=demand_w, before=before,
                 facilities=facilities, communities=layers.communities,
-                exclusions=layers.exclusions,
+                exclusions=layers.exclusions, population=pop,
             ))
             warn.extend(siting.warnings)
     chosen_rows = siting.rows
@@ -385,6 +387,7 @@ def run(
                                        "p90_m", "unreachable_population")}
             if scenario.population.groups:
                 a["groups"] = _group_access(scenario, cells, d, std)
+            _served_coverage(a, siting, kind, tier, before[(kind, tier)], pop, std.walk_m)
             access_summary[f"{kind}/{tier}"]["after"] = a
         reachable_any = any(
             (~np.isnan(demand[f"dist_{layer_key(k, t)}_after"].to_numpy())).any()
@@ -450,7 +453,36 @@ def run(
         scenario=scenario, summary=summary, demand=demand, sites=sites,
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
+        assignment=_assignment_frame(siting, cells),
     )
+
+
+def _served_coverage(a: dict, siting: SitingResult, kind: str, tier: str,
+                     d_before: np.ndarray, pop: np.ndarray, walk_m: float) -> None:
+    """For a kind/tier with a capacitated entry, the coverage after the plan counts the
+    people served within capacities (covered before + served by the new sites), not the
+    people within walking distance; the distance figure stays as
+    ``within_reach_population``."""
+    rows = [r for r in siting.assignment if r["kind"] == kind and r["tier"] == tier]
+    if not rows:
+        return
+    covered_before = float(pop[access.covered_mask(d_before, walk_m)].sum())
+    served = covered_before + sum(r["people"] for r in rows)
+    total = float(pop.sum())
+    a["within_reach_population"] = a["covered_population"]
+    a["covered_population"] = served
+    a["coverage"] = served / total if total > 0 else 0.0
+    a["capacitated"] = True
+
+
+def _assignment_frame(siting: SitingResult, cells: gpd.GeoDataFrame) -> pd.DataFrame | None:
+    """``assignment.csv``: ``cell_id``, ``site_id``, ``people`` (capacitated entries)."""
+    if not siting.assignment:
+        return None
+    df = pd.DataFrame(siting.assignment)
+    df["cell_id"] = cells["cell_id"].to_numpy(dtype=object)[df["cell"].to_numpy()]
+    return df[["cell_id", "site_id", "people", "kind", "tier", "optimize"]].sort_values(
+        ["optimize", "site_id", "cell_id"], kind="stable").reset_index(drop=True)
 
 
 def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any) -> gpd.GeoDataFrame:

@@ -73,6 +73,7 @@ class SitingInput:
     communities: gpd.GeoDataFrame | None
     exclusions: gpd.GeoDataFrame | None
     fac_nodes: np.ndarray | None = None  # route handle of each existing facility (pmedian)
+    population: np.ndarray | None = None  # people per cell (capacitated assignments)
 
 
 @dataclass
@@ -82,6 +83,9 @@ class SitingResult:
     reason: np.ndarray | None = None
     gain: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    #: capacitated entries: one dict per (cell, site) served — ``optimize`` (entry
+    #: position), ``cell`` (cell position), ``site_id``, ``people``, ``kind``, ``tier``
+    assignment: list[dict] = field(default_factory=list)
 
 
 def _static_reasons(inp: SitingInput) -> np.ndarray:
@@ -341,7 +345,25 @@ class _Planner:
             entry["gaps"] = gaps
         if spec.capacitated:
             entry["served"] = float(model.served_weight_)
+            # people served within capacities: those covered before (existing sites are
+            # not capacitated) plus those the new sites serve
+            entry["served_after"] = float(model.covered_before_) + float(model.served_weight_)
+            self.record_service(e, model)
         self.out.summary.append(entry)
+
+    def record_service(self, e: _Entry, model) -> None:
+        """The (cell, site, people) pairs a capacitated model serves."""
+        people = self.inp.population if self.inp.population is not None else self.inp.demand
+        svc = model.service_.tocoo()
+        for k, cell, share in zip(svc.row, svc.col, svc.data, strict=True):
+            if share <= 0:
+                continue
+            self.out.assignment.append({
+                "optimize": e.i, "cell": int(cell),
+                "site_id": str(self.ids[e.rows[int(model.selected_[k])]]),
+                "people": float(people[cell] * min(share, 1.0)),
+                "kind": e.spec.kind, "tier": e.spec.tier,
+            })
 
     def lscp(self, e: _Entry) -> None:
         from facplan.optimize import LSCP

@@ -116,6 +116,8 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
             if wgs.communities is not None:
                 write_geojson(tmp / "communities.geojson", wgs.communities)
                 write_csv(tmp / "communities.csv", result.communities)
+            if getattr(result, "assignment", None) is not None:
+                write_csv(tmp / "assignment.csv", result.assignment)
             write_map(tmp / "map.html", m, assets=result.scenario.map.assets)
             write_report(tmp / "report.md", result)
             write_coverage_plot(tmp / "coverage_curve.png", result)
