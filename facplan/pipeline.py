@@ -26,7 +26,14 @@ from facplan.cells import cell_points
 from facplan.inputs import Layers, load_layers
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
-from facplan.siting import NOT_IN_ENTRY, SitingInput, SitingResult, plan_sites, serving_tiers
+from facplan.siting import (
+    NOT_IN_ENTRY,
+    SitingInput,
+    SitingResult,
+    group_threshold_m,
+    plan_sites,
+    serving_tiers,
+)
 from facplan.standards import TIER_ORDER, Standard
 
 __all__ = ["Result", "run", "layer_key"]
@@ -266,9 +273,7 @@ def _group_access(
     out = {}
     for group, g in scenario.population.groups.items():
         people = cells[group].to_numpy(dtype=float)
-        thr = std.walk_m
-        if std.walk_min is not None and g.walk_speed_m_s is not None:
-            thr = std.walk_min * 60.0 * g.walk_speed_m_s
+        thr = group_threshold_m(std, g.walk_speed_m_s)
         s = access.coverage_stats(dist, people, thr)
         out[group] = {k: s[k] for k in ("threshold_m", "covered_population", "coverage",
                                         "unreachable_population")}
@@ -365,6 +370,10 @@ def run(
                 fac_nodes=fac_nodes, candidates=candidates, demand=demand_w, before=before,
                 facilities=facilities, communities=layers.communities,
                 exclusions=layers.exclusions, population=pop,
+                groups={g: (cells[g].to_numpy(dtype=float), spec.walk_speed_m_s,
+                            float(scenario.weights.get(g, 1.0)))
+                        for g, spec in scenario.population.groups.items()
+                        if spec.walk_speed_m_s is not None},
             ))
             warn.extend(siting.warnings)
     chosen_rows = siting.rows

@@ -26,9 +26,19 @@ from facplan.scenario import OptimizeSpec, Scenario
 from facplan.standards import TIER_ORDER, Standard
 
 __all__ = ["SitingInput", "SitingResult", "plan_sites", "check_entries", "serving_tiers",
+           "group_threshold_m",
            "objective_unit", "OBJECTIVE_UNITS"]
 
 NOT_IN_ENTRY = "not in any optimize entry"
+
+
+def group_threshold_m(std: Standard, walk_speed_m_s: float | None) -> float:
+    """Walking threshold of a population group: the standard's minutes at the group's
+    own speed when the standard is in minutes and the group has a speed, else the
+    standard's metres."""
+    if std.walk_min is not None and walk_speed_m_s is not None:
+        return float(std.walk_min) * 60.0 * float(walk_speed_m_s)
+    return float(std.walk_m)
 
 
 def serving_tiers(kind: str, tier: str, standards: dict) -> list[str]:
@@ -74,6 +84,8 @@ class SitingInput:
     exclusions: gpd.GeoDataFrame | None
     fac_nodes: np.ndarray | None = None  # route handle of each existing facility (pmedian)
     population: np.ndarray | None = None  # people per cell (capacitated assignments)
+    #: groups with their own walking speed: name -> (people per cell, speed m/s, weight)
+    groups: dict[str, tuple[np.ndarray, float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -223,10 +235,38 @@ class _Planner:
         rows = e.rows if rows is None else rows
         return self.inp.routes.matrix(self.inp.cand_nodes[rows], e.std.walk_m)
 
-    def record_gain(self, e: _Entry, cov) -> None:
+    def demand_parts(self, e: _Entry):
+        """``(coverage, weights, covered_before, people)`` of the entry's model: one
+        column per cell, or — when population groups walk at their own speed — one
+        block of columns per group at the group's own threshold (its weighted people)
+        after a block for everyone else at the standard's threshold."""
+        inp = self.inp
+        cov = self.coverage(e)
+        people = inp.population if inp.population is not None else inp.demand
+        own = [(people_g, w_g, group_threshold_m(e.std, speed))
+               for people_g, speed, w_g in inp.groups.values()]
+        own = [o for o in own if abs(o[2] - e.std.walk_m) > 1e-9]
+        if not own:
+            return cov, inp.demand, e.covered_before, people
+        d_before = self.distance_before(e.spec)
+        rest_w = inp.demand - sum(w_g * p_g for p_g, w_g, _ in own)
+        rest_p = people - sum(p_g for p_g, _, _ in own)
+        covs, ws, befores, ps = [cov], [np.clip(rest_w, 0.0, None)], [e.covered_before], \
+            [np.clip(rest_p, 0.0, None)]
+        for p_g, w_g, thr in own:
+            covs.append(inp.routes.matrix(inp.cand_nodes[e.rows], thr))
+            ws.append(w_g * p_g)
+            befores.append(access.covered_mask(d_before, thr))
+            ps.append(p_g)
+        return (sp.hstack([sp.csr_matrix(c) for c in covs], format="csr"),
+                np.concatenate(ws), np.concatenate(befores), np.concatenate(ps))
+
+    def record_gain(self, e: _Entry, cov, weights=None, before=None) -> None:
+        weights = self.inp.demand if weights is None else weights
+        before = e.covered_before if before is None else before
         pattern = cov.tocsr().copy()
         pattern.data = np.ones_like(pattern.data)
-        alone = pattern @ np.where(e.covered_before, 0.0, self.inp.demand)
+        alone = pattern @ np.where(before, 0.0, weights)
         self.out.gain[e.rows] = np.fmax(np.nan_to_num(self.out.gain[e.rows], nan=-np.inf), alone)
 
     def choose(self, e: _Entry, positions, gains, *, phase=None) -> list[str]:
@@ -274,8 +314,8 @@ class _Planner:
         from facplan.optimize import MCLP, phase
 
         inp, spec, std = self.inp, e.spec, e.std
-        cov = self.coverage(e)
-        self.record_gain(e, cov)
+        cov, weights, cbefore, people = self.demand_parts(e)
+        self.record_gain(e, cov, weights, cbefore)
         kw = self.common(e)
         costs = self.cost[e.rows]
         one = spec.one_per_community if spec.one_per_community is not None else std.one_per_community
@@ -284,8 +324,8 @@ class _Planner:
                 raise InputError("phases cannot be combined with one_per_community or "
                                  "capacitated", field=f"optimize.{e.i}.phases")
             stages = phase(
-                {"coverage": cov, "weights": inp.demand, "cost": costs,
-                 "covered_before": e.covered_before, **kw},
+                {"coverage": cov, "weights": weights, "cost": costs,
+                 "covered_before": cbefore, **kw},
                 [{"year": p.year, "sites": p.sites, "budget": p.budget} for p in spec.phases],
             )
             selected, phases = [], []
@@ -324,8 +364,8 @@ class _Planner:
             default = std.capacity if std.capacity is not None else np.inf
             kw["capacity"] = np.where(np.isnan(cap), default, cap)
         model = MCLP.from_matrix(
-            cov, inp.demand, sites=spec.sites, budget=spec.budget, cost=costs,
-            covered_before=e.covered_before, **kw,
+            cov, weights, sites=spec.sites, budget=spec.budget, cost=costs,
+            covered_before=cbefore, **kw,
         ).solve()
         if spec.budget is not None and len(model.unaffordable_):
             ids = [str(self.ids[e.rows[j]]) for j in sorted(model.unaffordable_)]
@@ -348,18 +388,19 @@ class _Planner:
             # people served within capacities: those covered before (existing sites are
             # not capacitated) plus those the new sites serve
             entry["served_after"] = float(model.covered_before_) + float(model.served_weight_)
-            self.record_service(e, model)
+            self.record_service(e, model, people)
         self.out.summary.append(entry)
 
-    def record_service(self, e: _Entry, model) -> None:
-        """The (cell, site, people) pairs a capacitated model serves."""
-        people = self.inp.population if self.inp.population is not None else self.inp.demand
+    def record_service(self, e: _Entry, model, people: np.ndarray) -> None:
+        """The (cell, site, people) pairs a capacitated model serves (``people`` per
+        model column: a group's columns follow the others, see :meth:`demand_parts`)."""
+        n_cells = len(self.inp.demand)
         svc = model.service_.tocoo()
         for k, cell, share in zip(svc.row, svc.col, svc.data, strict=True):
             if share <= 0:
                 continue
             self.out.assignment.append({
-                "optimize": e.i, "cell": int(cell),
+                "optimize": e.i, "cell": int(cell) % n_cells,
                 "site_id": str(self.ids[e.rows[int(model.selected_[k])]]),
                 "people": float(people[cell] * min(share, 1.0)),
                 "kind": e.spec.kind, "tier": e.spec.tier,
@@ -368,11 +409,11 @@ class _Planner:
     def lscp(self, e: _Entry) -> None:
         from facplan.optimize import LSCP
 
-        cov = self.coverage(e)
-        self.record_gain(e, cov)
+        cov, weights, cbefore, _ = self.demand_parts(e)
+        self.record_gain(e, cov, weights, cbefore)
         model = LSCP.from_matrix(
-            cov, self.inp.demand, cost=self.cost[e.rows], minimize=e.spec.minimize,
-            covered_before=e.covered_before, **self.common(e),
+            cov, weights, cost=self.cost[e.rows], minimize=e.spec.minimize,
+            covered_before=cbefore, **self.common(e),
         ).solve()
         entry = self.result_entry(e, self.choose(e, model.selected_, model.marginal_), model)
         unc = np.asarray(model.uncoverable_, dtype=int)

@@ -307,6 +307,17 @@ def write_report(path: Path, result: Result) -> None:
             f"{_pct(after.get('coverage'))} | {a['mean_m']:.0f} m | "
             f"{a['unreachable_population']:,.0f} |"
         )
+    groups = [(key, g, a["groups"][g], a.get("after", {}).get("groups", {}).get(g, {}))
+              for key, a in s["access"].items() for g in a.get("groups", {})]
+    if groups:
+        lines += ["", "### By population group", "",
+                  "| kind/tier | group | threshold | people | covered before | after |",
+                  "|---|---|---|---|---|---|"]
+        for key, g, b, a in groups:
+            lines.append(
+                f"| {key} | {g} | {b['threshold_m']:.0f} m | {b['population']:,.0f} | "
+                f"{_pct(b['coverage'])} | {_pct(a.get('coverage'))} |"
+            )
     lines += ["", "## New sites", ""]
     for o in s["optimize"]:
         lines.append(
@@ -315,12 +326,17 @@ def write_report(path: Path, result: Result) -> None:
             f"{o.get('status', '')}"
         )
     if len(result.sites):
-        lines += ["", "| rank | site | kind/tier | people gained | cost | community |",
+        lines += ["", "| rank | site | kind/tier | gain | cost | community |",
                   "|---|---|---|---|---|---|"]
+        entries = s["optimize"]
         for _, r in result.sites.sort_values(["optimize", "rank"]).iterrows():
+            i = int(r["optimize"])
+            unit = curve_unit(entries[i]) if i < len(entries) else "people"
+            saved = " saved" if unit == "person-metres" else ""
             lines.append(
                 f"| {r['rank']} | {r['site_id']} | {r['kind']}/{r['tier']} | "
-                f"{r['marginal_population']:,.0f} | {r['cost']:,.0f} | {r['community_id'] or ''} |"
+                f"{r['marginal_population']:,.0f} {unit}{saved} | {r['cost']:,.0f} | "
+                f"{r['community_id'] or ''} |"
             )
     if result.communities is not None:
         cols = [c for c in result.communities.columns if c.startswith("coverage_")]
