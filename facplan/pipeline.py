@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 
 from facplan import access, network
@@ -397,6 +398,12 @@ def run(
             if scenario.population.groups:
                 a["groups"] = _group_access(scenario, cells, d, std)
             _served_coverage(a, siting, kind, tier, before[(kind, tier)], pop, std.walk_m)
+            if f"sfca_{key}" in demand.columns:
+                sfca = _sfca_after(routes, facilities, fac_nodes, candidates, cand_nodes,
+                                   chosen_rows, kind, tier, std.walk_m, pop)
+                demand[f"sfca_{key}_after"] = sfca
+                a["sfca_mean_m2"] = float(np.average(sfca, weights=pop)) if pop.sum() > 0 \
+                    else 0.0
             access_summary[f"{kind}/{tier}"]["after"] = a
         reachable_any = any(
             (~np.isnan(demand[f"dist_{layer_key(k, t)}_after"].to_numpy())).any()
@@ -464,6 +471,22 @@ def run(
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
         assignment=_assignment_frame(siting, cells),
     )
+
+
+def _sfca_after(routes, facilities, fac_nodes, candidates, cand_nodes, chosen_rows,
+                kind: str, tier: str, walk_m: float, pop: np.ndarray) -> np.ndarray:
+    """``sfca_<kind>_<tier>_after``: the two-step floating catchment supply (m² per
+    resident) with the existing facilities of the tier and the new sites chosen for it,
+    each with its site area (a new site without an area supplies nothing)."""
+    own = (facilities["kind"].to_numpy() == kind) & (facilities["tier"].to_numpy() == tier)
+    mats = [routes.matrix(fac_nodes[own], walk_m)] if own.any() else []
+    areas = [facilities["area_m2"].to_numpy(dtype=float)[own]]
+    new = [r["_row"] for r in chosen_rows if r["kind"] == kind and r["tier"] == tier]
+    if new and candidates is not None:
+        mats.append(routes.matrix(cand_nodes[new], walk_m))
+        areas.append(candidates["area_m2"].to_numpy(dtype=float)[new])
+    m = sp.vstack([sp.csr_matrix(x) for x in mats], format="csr")
+    return access.two_step_fca(m, np.concatenate(areas), pop)
 
 
 def _served_coverage(a: dict, siting: SitingResult, kind: str, tier: str,
