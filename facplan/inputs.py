@@ -352,7 +352,11 @@ def _candidates(
 
             cand = osm_candidates(pbf(spec.osm_file or scenario.osm_file), crs=crs).to_crs(4326)
             cand["capacity"] = np.nan
-        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "geometry"]])
+        for col in ("name", "source"):  # OSM candidates: their name and the tag that made
+            if col not in cand.columns:  # them candidates; other sources: blank
+                cand[col] = ""
+        parts.append(cand[["site_id", "kind", "tier", "cost", "area_m2", "capacity", "name",
+                           "source", "geometry"]])
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
     dup = out["site_id"].duplicated(keep=False)
     if dup.any():

@@ -205,8 +205,8 @@ def test_parse_levels():
 
 def test_candidates(osm):
     cand = osm_candidates(osm, crs=UTM32N)
-    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "source",
-                                  "geometry"]
+    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "name",
+                                  "source", "geometry"]
     assert cand["site_id"].is_unique
     assert set(cand["kind"]) == {"sports_park", "neighbourhood_centre"}
     assert (cand["tier"] == "").all()
@@ -255,8 +255,8 @@ def test_tag_candidates_hand_computed():
         geometry=geoms, crs=UTM32N,
     ).to_crs(4326)
     cand = tag_candidates(feats, kind="sports_park", tier="community", crs=UTM32N)
-    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "source",
-                                  "geometry"]
+    assert list(cand.columns) == ["site_id", "kind", "tier", "cost", "area_m2", "name",
+                                  "source", "geometry"]
     assert cand["site_id"].tolist() == ["osm-way-1", "osm-way-4"]
     assert cand["area_m2"].to_numpy() == pytest.approx([400.0, 900.0], rel=1e-6)
     assert cand["cost"].to_numpy() == pytest.approx(

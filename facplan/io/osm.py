@@ -81,7 +81,8 @@ RETROFIT_COST_PER_M2 = 3000.0
 _TYPE_ORDER = {"node": 0, "way": 1, "relation": 2}
 _BUILDING_COLUMNS = ["building", "building:levels"]
 _FEATURE_COLUMNS = ["osm_id", "name", "tag", "source", "geometry"]
-_CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "source", "geometry"]
+_CANDIDATE_COLUMNS = ["site_id", "kind", "tier", "cost", "area_m2", "name", "source",
+                      "geometry"]
 
 
 # ------------------------------------------------------------------------ helpers
@@ -676,9 +677,9 @@ def osm_candidates(
     """
     _projected(crs, "measuring candidate areas")  # before the slow read
     osm = open_pbf(pbf)
-    landuse = _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse"])
-    parking = _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking"])
-    buildings = _tagged(osm, CANDIDATE_TAGS["buildings"], _BUILDING_COLUMNS)
+    landuse = _tagged(osm, CANDIDATE_TAGS["landuse"], ["landuse", "name"])
+    parking = _tagged(osm, CANDIDATE_TAGS["parking"], ["amenity", "parking", "name"])
+    buildings = _tagged(osm, CANDIDATE_TAGS["buildings"], [*_BUILDING_COLUMNS, "name"])
     return candidates_from_layers(
         landuse, parking, buildings, crs=crs, min_area_m2=min_area_m2,
         retrofit_default_levels=retrofit_default_levels,
@@ -740,6 +741,7 @@ def candidates_from_layers(
                     "tier": "",
                     "cost": area * NEW_BUILD_COST_PER_M2 + NEW_BUILD_FIXED_COST,
                     "area_m2": area,
+                    "name": _text(frame, "name").to_numpy(dtype=object),
                     "source": (key + "=" + _text(frame, key)).to_numpy(dtype=object),
                     "geometry": frame.geometry.values,
                     "_type": frame["osm_type"].map(_TYPE_ORDER).to_numpy(),
@@ -774,6 +776,7 @@ def candidates_from_layers(
                         "tier": "",
                         "cost": floor * RETROFIT_COST_PER_M2,
                         "area_m2": floor,
+                        "name": _text(sel, "name").to_numpy(dtype=object),
                         "source": ("building=" + _text(sel, "building")).to_numpy(dtype=object),
                         "geometry": sel.geometry.values,
                         "_type": sel["osm_type"].map(_TYPE_ORDER).to_numpy(),
@@ -854,6 +857,7 @@ def tag_candidates(
             "tier": np.full(n, tier or "", dtype=object),
             "cost": cost[keep],
             "area_m2": area[keep],
+            "name": _text(feats, "name").to_numpy(dtype=object)[keep],
             "source": tag[keep],
         },
         geometry=feats.geometry.values[keep],

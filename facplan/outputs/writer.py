@@ -110,8 +110,11 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
             write_geojson(tmp / "demand.geojson", wgs.demand)
             write_geojson(tmp / "sites.geojson", wgs.sites[[*SITE_COLUMNS, "geometry"]])
             if wgs.candidates is not None:
+                # OSM candidates also say what they are: their name and the OSM tag
+                extra = [c for c in ("name", "source") if c in wgs.candidates.columns]
                 write_geojson(
-                    tmp / "candidates.geojson", wgs.candidates[[*CANDIDATE_COLUMNS, "geometry"]]
+                    tmp / "candidates.geojson",
+                    wgs.candidates[[*CANDIDATE_COLUMNS, *extra, "geometry"]],
                 )
             if wgs.communities is not None:
                 write_geojson(tmp / "communities.geojson", wgs.communities)
