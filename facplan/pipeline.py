@@ -529,7 +529,11 @@ def _sites_frame(rows: list[dict], candidates: gpd.GeoDataFrame | None, crs: Any
     if "phase" not in df:
         df["phase"] = None
     df["phase"] = df["phase"].astype(object).where(df["phase"].notna(), None)
-    out = gpd.GeoDataFrame(df[cols + ["optimize", "_row"]], geometry=geom, crs=crs)
+    for col in ("name", "source"):  # what an OSM candidate is (for the map's popups)
+        df[col] = candidates[col].to_numpy(dtype=object)[df["_row"].to_numpy()] \
+            if col in candidates.columns else ""
+    out = gpd.GeoDataFrame(df[cols + ["optimize", "_row", "name", "source"]], geometry=geom,
+                           crs=crs)
     return out
 
 

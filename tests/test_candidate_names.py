@@ -58,3 +58,16 @@ def test_candidates_geojson_says_what_each_site_is(liechtenstein, way_tags):  # 
     rows = [(f["properties"]["site_id"], f["properties"]["name"], f["properties"]["source"])
             for f in feats]
     assert _check(rows, way_tags) > 10
+
+
+def test_map_popup_shows_name_and_tag(liechtenstein):  # noqa: F811
+    res, out = liechtenstein
+    html = (out / "map.html").read_text(encoding="utf-8")
+    sites = res.sites
+    osm = sites[sites["source"].astype(str) != ""]
+    assert len(osm)
+    assert "Candidate because" in html
+    for src in set(osm["source"]):
+        assert src in html
+    for name in set(osm["name"]) - {""}:
+        assert name in html

@@ -148,6 +148,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "gained": ("Population gained", "新增覆盖人口"),
     "cost": ("Cost", "造价"),
     "phase": ("Phase", "分期"),
+    "site_name": ("Name (OSM)", "名称（OSM）"),
+    "site_source": ("Candidate because", "候选依据"),
     "community": ("Community", "社区"),
     "site": ("Site", "选址"),
     "hollow": ("Existing (hollow)", "现有（空心）"),
@@ -1130,6 +1132,9 @@ def _add_marker_layers(
                     prow.append((_t("phase", lang), rec["phase"]))
                 if "community_id" in gdf.columns and not _is_missing(rec["community_id"]):
                     prow.append((_t("community", lang), rec["community_id"]))
+                for col, label in (("name", "site_name"), ("source", "site_source")):
+                    if col in gdf.columns and not _is_missing(rec[col]) and str(rec[col]):
+                        prow.append((_t(label, lang), rec[col]))
             tip = f"{kind_label(kind, lang)} · {tier_label(tier, lang)} — {fid}"
             markers.append([pts[i][0], pts[i][1], key, _popup_table(name, prow), _esc(tip)])
         cls = "fp-site" if planned else "fp-facility"

@@ -47,7 +47,9 @@ def build_result_map(result: Result) -> Any:
         communities=None if result.communities is None
         else result.communities[["community_id", "name", "geometry"]].to_crs(4326),
         facilities=fac.to_crs(4326),
-        sites=result.sites[[*SITE_COLUMNS, "geometry"]].to_crs(4326),
+        sites=result.sites[[*SITE_COLUMNS, *[c for c in ("name", "source")
+                                             if c in result.sites.columns],
+                            "geometry"]].to_crs(4326),
         catchments=result.catchments.to_crs(4326),
         exclusions=None if result.exclusions is None else result.exclusions.to_crs(4326),
         thresholds=result.thresholds,
