@@ -60,6 +60,9 @@ class Layers:
     candidates: gpd.GeoDataFrame | None
     exclusions: gpd.GeoDataFrame | None
     warnings: list[str] = field(default_factory=list)
+    #: a dasymetric estimate: ``method``, ``rule``, ``population``, ``area_km2``,
+    #: ``persons_per_km2`` (None for other population sources)
+    population_estimate: dict | None = None
 
 
 class _Pbf:
@@ -110,6 +113,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
     spec = scenario.population
     raw_pop = None
     buildings = None
+    res_areas = None
+    estimate = None
     if spec.dasymetric is not None:
         d = spec.dasymetric
         if (d.buildings == "osm" and d.osm_file is None and default_pbf is None
@@ -122,6 +127,10 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             from facplan.io.osm import read_osm_buildings
 
             buildings = read_osm_buildings(pbf(d.osm_file or default_pbf))
+            if d.total is None and d.community_field is None:
+                from facplan.io.osm import read_osm_residential_areas
+
+                res_areas = read_osm_residential_areas(pbf(d.osm_file or default_pbf))
         else:
             buildings = read_vector(d.buildings, key="population.dasymetric.buildings")
         sample = raw_comm if raw_comm is not None else buildings
@@ -164,7 +173,16 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             buildings, crs=crs, total=d.total, community_totals=totals,
             communities=communities, grid_m=d.grid_m,
             floor_area_per_person_m2=d.floor_area_per_person_m2, default_levels=d.default_levels,
+            residential_areas=res_areas,
         )
+        people = float(pop["population"].sum())
+        area_m2 = float(communities.geometry.union_all().area) if communities is not None \
+            else float(pop.geometry.area.sum())
+        estimate = {
+            "method": "dasymetric", "rule": pop.attrs.get("rule", ""),
+            "population": people, "area_km2": area_m2 / 1e6,
+            "persons_per_km2": people / (area_m2 / 1e6) if area_m2 > 0 else 0.0,
+        }
         empty = pop.attrs.get("empty_communities") or []
         if empty:
             warn.append(
@@ -208,7 +226,8 @@ def load_layers(scenario: Scenario, standards: dict) -> Layers:
             parts.append(gpd.GeoDataFrame({"name": names}, geometry=g.geometry.values,
                                           crs=g.crs).to_crs(crs))
         exclusions = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
-    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn)
+    return Layers(crs, cells, communities, facilities, candidates, exclusions, warn,
+                  population_estimate=estimate)
 
 
 def _online_area(scenario: Scenario) -> Any:

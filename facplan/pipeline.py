@@ -458,6 +458,8 @@ def run(
         "warnings": warn,
         "unreachable_cells": int(unsnapped.sum()),
         "network": net.describe,
+        **({"population_estimate": layers.population_estimate}
+           if layers.population_estimate is not None else {}),
         "timings": timer.timings,
         "inputs": {
             k: {"path": str(p), "sha256": file_sha256(p)} for k, p in scenario.input_files().items()

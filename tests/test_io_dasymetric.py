@@ -86,7 +86,9 @@ def test_total_spread(buildings):
 
 def test_floor_area_mode(buildings):
     pts = _floor_by_hand(buildings)
-    cells = dasymetric_population(buildings, crs=UTM32N, floor_area_per_person_m2=50.0)
+    everywhere = gpd.GeoDataFrame(geometry=[box(9.0, 46.9, 9.8, 47.4)], crs=4326)
+    cells = dasymetric_population(buildings, crs=UTM32N, floor_area_per_person_m2=50.0,
+                                  residential_areas=everywhere)
     assert cells["population"].sum() == pytest.approx(pts["floor"].sum() / 50.0, rel=1e-9)
     assert cells.attrs["floor_area_m2"] == pytest.approx(pts["floor"].sum(), rel=1e-9)
 
@@ -186,13 +188,17 @@ def _blocks(tags, crs=UTM32N):
 
 def test_small_layer_numbers():
     b = _blocks(["house", "yes", "garage", None])
-    cells = dasymetric_population(b, crs=UTM32N, floor_area_per_person_m2=40.0)
+    every = gpd.GeoDataFrame(geometry=[b.geometry.union_all().buffer(10)], crs=b.crs)
+    cells = dasymetric_population(b, crs=UTM32N, floor_area_per_person_m2=40.0,
+                                  residential_areas=every)
     assert cells["population"].sum() == pytest.approx(2 * 400 * 2 / 40.0)
+    alone = dasymetric_population(b, crs=UTM32N, floor_area_per_person_m2=40.0)
+    assert alone["population"].sum() == pytest.approx(400 * 2 / 40.0)  # yes: no landuse
     narrow = dasymetric_population(b, crs=UTM32N, residential={"house"}, total=10)
     assert narrow["population"].sum() == pytest.approx(10)
     assert narrow.attrs["buildings"] == 1
     b["levels"] = [np.nan, 0.0, 1.0, 1.0]  # missing and 0 storeys → default_levels
-    cells = dasymetric_population(b, crs=UTM32N, default_levels=5.0)
+    cells = dasymetric_population(b, crs=UTM32N, default_levels=5.0, residential_areas=every)
     assert cells["population"].sum() == pytest.approx(2 * 400 * 5 / 35.0)
 
 
@@ -246,3 +252,38 @@ def test_no_building_inside_communities(buildings):
     far = gpd.GeoDataFrame({"community_id": ["x"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
     with pytest.raises(InputError, match="inside the communities"):
         dasymetric_population(buildings, crs=UTM32N, total=10, communities=far)
+
+
+def test_without_total_yes_counts_only_in_residential_land(osm, buildings):
+    """Without a total, building=yes is a home only inside landuse=residential
+    (Liechtenstein's 204,776 'people' for a country of about 39,000 came from counting
+    every building=yes). Reference: the landuse polygons and the test by hand."""
+    import osmium
+
+    from facplan.io.osm import read_osm_residential_areas
+
+    areas = read_osm_residential_areas(osm)
+    assert len(areas) > 10
+    # independent count of landuse=residential ways (pyosmium)
+    n = {"ways": 0}
+
+    class H(osmium.SimpleHandler):
+        def way(self, w):
+            n["ways"] += w.tags.get("landuse") == "residential"
+
+    H().apply_file(str(shared_file("liechtenstein", "liechtenstein.osm.pbf")))
+    assert len(areas) >= 0.9 * n["ways"]
+    cells = dasymetric_population(buildings, crs=UTM32N, floor_area_per_person_m2=50.0,
+                                  residential_areas=areas)
+    pts = _floor_by_hand(buildings)
+    tag = buildings["building"].str.lower().to_numpy()
+    res = buildings[np.isin(tag, list(HOMES))]
+    is_yes = (res["building"].str.lower() == "yes").to_numpy()
+    land = shapely.union_all(areas.to_crs(UTM32N).geometry.values)
+    on = res.to_crs(UTM32N).geometry.representative_point().to_numpy()
+    inside = shapely.contains_xy(land, shapely.get_x(on), shapely.get_y(on))
+    expect = pts["floor"].to_numpy()[~is_yes | inside].sum() / 50.0
+    assert cells["population"].sum() == pytest.approx(expect, rel=1e-9)
+    assert "building=yes inside landuse=residential" in cells.attrs["rule"]
+    everything = pts["floor"].sum() / 50.0
+    assert cells["population"].sum() < 0.8 * everything  # 129k instead of 185k here

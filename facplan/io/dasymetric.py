@@ -82,6 +82,7 @@ def dasymetric_population(
     floor_area_per_person_m2: float = FLOOR_AREA_PER_PERSON_M2,
     default_levels: float = DEFAULT_LEVELS,
     residential: Collection[str] = RESIDENTIAL_BUILDINGS,
+    residential_areas: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
 ) -> gpd.GeoDataFrame:
     """Population cells from residential buildings (method in the module docstring).
 
@@ -110,6 +111,13 @@ def dasymetric_population(
         Storeys of a building without a usable ``levels`` value.
     residential
         ``building`` values counted as homes (compared lower-case).
+    residential_areas
+        Residential land use (``landuse=residential`` polygons, any CRS). Without a total
+        (``floor_area_per_person_m2`` alone sets the number of people) an untagged
+        ``building=yes`` counts as a home only inside these areas — and not at all
+        without them — so that sheds, barns and halls do not become people; with a total,
+        ``yes`` counts everywhere (only the shares change). The rule applied is in
+        ``attrs["rule"]``.
 
     Returns
     -------
@@ -163,7 +171,29 @@ def dasymetric_population(
     # 1-2: residential buildings and their floor area
     homes = {str(v).strip().lower() for v in residential}
     tag = buildings["building"].astype(object).where(buildings["building"].notna(), "")
-    is_home = tag.astype(str).str.strip().str.lower().isin(homes).to_numpy()
+    lower = tag.astype(str).str.strip().str.lower()
+    is_home = lower.isin(homes).to_numpy()
+    absolute = total is None and community_totals is None
+    rule = "buildings tagged " + "/".join(sorted(homes))
+    if absolute and "yes" in homes:
+        untagged = is_home & (lower == "yes").to_numpy()
+        inside = np.zeros(len(buildings), dtype=bool)
+        if residential_areas is not None and len(residential_areas) and untagged.any():
+            areas = shapely.union_all(gpd.GeoSeries(
+                residential_areas.geometry if hasattr(residential_areas, "geometry")
+                else residential_areas).to_crs(crs).values)
+            pts = shapely.point_on_surface(buildings.iloc[np.flatnonzero(untagged)]
+                                           .to_crs(crs).geometry.values)
+            inside[np.flatnonzero(untagged)] = shapely.contains_xy(
+                areas, shapely.get_x(pts), shapely.get_y(pts))
+        is_home = is_home & (~untagged | inside)
+        rule = ("buildings tagged " + "/".join(sorted(homes - {"yes"})) + ", and "
+                "building=yes inside landuse=residential (no total given: "
+                f"{floor_area_per_person_m2:g} m² of floor per resident)")
+    elif absolute:
+        rule += f" ({floor_area_per_person_m2:g} m² of floor per resident)"
+    else:
+        rule += " (the given total shared by floor area)"
     bld = buildings.iloc[np.flatnonzero(is_home)]
     if "levels" in bld.columns:
         levels = pd.to_numeric(bld["levels"], errors="coerce").to_numpy(dtype=float)
@@ -268,6 +298,7 @@ def dasymetric_population(
             "outside_buildings": outside,
             "buildings": len(floor),
             "floor_area_m2": float(floor.sum()),
+            "rule": rule,
         }
     )
     return out

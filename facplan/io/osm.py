@@ -558,6 +558,15 @@ def osm_facilities(
 # -------------------------------------------------------------------- buildings
 
 
+def read_osm_residential_areas(pbf: str | PathLike[str] | Any) -> gpd.GeoDataFrame:
+    """``landuse=residential`` polygons of an extract (EPSG:4326; possibly empty)."""
+    osm = open_pbf(pbf)
+    gdf = _having(_tagged(osm, {"landuse": ["residential"]}, ["landuse"]), "landuse",
+                  ("residential",))
+    gdf, _ = _repair(gdf, keep_points=False)
+    return gpd.GeoDataFrame(geometry=gdf.geometry.values, crs=4326)
+
+
 def read_osm_buildings(pbf: str | PathLike[str] | Any) -> gpd.GeoDataFrame:
     """Building footprints.
 

@@ -264,6 +264,15 @@ def _pct(x: float | None) -> str:
     return "—" if x is None or x != x else f"{x:.1%}"
 
 
+def _estimate_lines(est: dict | None) -> list[str]:
+    """How an estimated population was made (dasymetric): the rule and the density."""
+    if not est:
+        return []
+    return [f"- population estimated ({est['method']}): {est['rule']}; "
+            f"{est['population']:,.0f} people on {est['area_km2']:,.1f} km² = "
+            f"{est['persons_per_km2']:,.0f} persons per km²"]
+
+
 def _network_line(net: dict) -> str:
     """The report's line on the network: nodes and edges of a graph, or the pairs of an
     origin–destination table (``network: {matrix: …}``), whichever the summary has."""
@@ -285,6 +294,7 @@ def write_report(path: Path, result: Result) -> None:
         "",
         f"- CRS: {s['crs']}; population {s['population_total']:,.0f} in {s['cells']:,} cells",
         _network_line(s.get("network", {})),
+        *_estimate_lines(s.get("population_estimate")),
         "",
         "## Inputs",
         "",
