@@ -430,6 +430,7 @@ def run(
                 layers.communities, demand, kind_tiers, thresholds, facilities, sites,
                 siting.summary,
             )
+            _served_community_coverage(comm_out, demand, siting, before, standards, pop)
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
         cand_out = None
@@ -489,6 +490,32 @@ def _sfca_after(routes, facilities, fac_nodes, candidates, cand_nodes, chosen_ro
         areas.append(candidates["area_m2"].to_numpy(dtype=float)[new])
     m = sp.vstack([sp.csr_matrix(x) for x in mats], format="csr")
     return access.two_step_fca(m, np.concatenate(areas), pop)
+
+
+def _served_community_coverage(table: pd.DataFrame, demand: gpd.GeoDataFrame,
+                               siting: SitingResult, before: dict, standards: dict,
+                               pop: np.ndarray) -> None:
+    """Per community, ``coverage_<kind>_<tier>_after`` of a capacitated kind/tier is the
+    share of its people served (covered before + served by the new sites within their
+    capacities), as in ``summary.json``; the distance figure moves to
+    ``within_reach_<kind>_<tier>_after``."""
+    keys = {(r["kind"], r["tier"]) for r in siting.assignment}
+    for kind, tier in sorted(keys):
+        key = layer_key(kind, tier)
+        col = f"coverage_{key}_after"
+        if col not in table.columns:
+            continue
+        std = standards[kind][tier]
+        served = np.where(access.covered_mask(before[(kind, tier)], std.walk_m), pop, 0.0)
+        for r in siting.assignment:
+            if r["kind"] == kind and r["tier"] == tier:
+                served[r["cell"]] += r["people"]
+        df = pd.DataFrame({"c": demand["community_id"].to_numpy(), "p": pop,
+                           "s": np.minimum(served, pop)})
+        grp = df.groupby("c").sum()
+        share = (grp["s"] / grp["p"].where(grp["p"] > 0)).reindex(table["community_id"])
+        table[f"within_reach_{key}_after"] = table[col].to_numpy()
+        table[col] = share.fillna(0.0).to_numpy()
 
 
 def _served_coverage(a: dict, siting: SitingResult, kind: str, tier: str,

@@ -81,3 +81,28 @@ def test_capacitated_entry_reports_service(tmp_path):
         c = tuple(int(v) for v in cid[1:].split("_"))
         s = tuple(int(v) for v in sid[1:].split("_"))
         assert _m(c, s) <= R
+
+
+def test_community_coverage_after_is_served(tmp_path):
+    data = grid_city(tmp_path, n=N)
+    data["standards"] = {"sports_park": {"compound": {"capacity": CAP}}}
+    data["optimize"] = [{"kind": "sports_park", "tier": "compound", "model": "mclp",
+                         "sites": 2, "capacitated": True}]
+    res = facplan.run(scenario_from_dict(data, base_dir=tmp_path))
+    out = res.write(tmp_path / "out")
+    asg = pd.read_csv(out / "assignment.csv", dtype={"cell_id": str, "site_id": str})
+    pop = gpd.read_file(tmp_path / "population.gpkg")
+    comm = res.communities.set_index("community_id")
+    assert "within_reach_sports_park_compound_after" in pd.read_csv(out / "communities.csv")
+    half = (N - 1) / 2  # grid_city: west = columns left of the middle
+    for cid in ("west", "east"):
+        cells = [c for c in pop["cell_id"]
+                 if (int(c[1:].split("_")[1]) < half) == (cid == "west")]
+        people = pop.set_index("cell_id").loc[cells, "population"]
+        covered_before = sum(p for c, p in people.items()
+                             if _m(tuple(int(v) for v in c[1:].split("_")), (0, 0)) <= R)
+        served = asg[asg["cell_id"].isin(cells)]["people"].sum()
+        assert comm.loc[cid, "coverage_sports_park_compound_after"] == pytest.approx(
+            (covered_before + served) / people.sum(), rel=1e-6)
+        assert comm.loc[cid, "within_reach_sports_park_compound_after"] >= \
+            comm.loc[cid, "coverage_sports_park_compound_after"] - 1e-9
