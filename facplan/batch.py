@@ -93,7 +93,7 @@ def _brief(summary: dict) -> dict:
         {
             "kind": o.get("kind"), "tier": o.get("tier"), "model": o.get("model"),
             "sites": len(o.get("selected", [])), "objective": o.get("objective"),
-            "gap": o.get("gap"),
+            "objective_unit": o.get("objective_unit"), "gap": o.get("gap"),
         }
         for o in summary.get("optimize", [])
     ]

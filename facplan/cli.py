@@ -89,6 +89,7 @@ def _run_scenario(
 def _print_summary(summary: dict, out_dir: Path, *, lang: str = "en") -> None:
     from rich.table import Table
 
+    from facplan.outputs.units import objective_text
     from facplan.words import kind_tier_label, say
 
     t = Table(title=_plain(f"{summary['scenario']}: {summary['population_total']:,.0f} "
@@ -105,7 +106,7 @@ def _print_summary(summary: dict, out_dir: Path, *, lang: str = "en") -> None:
         out.print(_plain(
             f"{kind_tier_label(o['kind'], o['tier'], lang)} {o['model']}: "
             f"{len(o['selected'])} {say('sites', lang)}, "
-            f"+{o['objective']:,.0f} {say('people', lang)} ({say('gap', lang)} {o['gap']:.2%})"
+            f"{objective_text(o, lang)} ({say('gap', lang)} {o['gap']:.2%})"
         ))
     if lang == "zh":
         out.print(_plain("输出目录 ", (str(out_dir), "bold"),
@@ -203,6 +204,8 @@ def split(
         return
     for w in res["warnings"]:
         err.print(_plain(("warning:", "yellow"), f" {w}"), soft_wrap=True)
+    from facplan.outputs.units import objective_text
+
     out.print(_plain(f"{res['scenario']}: {res['population_total']:,.0f} people in "
                      f"{res['parts']} parts (halo {res['halo_m']:,.0f} m)"))
     for key, a in res["access"].items():
@@ -210,7 +213,7 @@ def split(
                          f"{a['after']['coverage']:.1%}"))
     for o in res["optimize"]:
         out.print(_plain(f"{o['kind']}/{o['tier']} {o['model']}: {len(o['selected'])} sites, "
-                         f"+{o['objective']:,.0f} people (gap {o['gap']:.2%})"))
+                         f"{objective_text(o)} (gap {o['gap']:.2%})"))
     out.print(_plain("outputs in ", (str(out_dir), "bold")))
 
 

@@ -139,6 +139,10 @@ DESCRIPTIONS: dict[str, str] = {
     "candidates[].generate": "Generate candidate points by population-weighted k-means "
     "(for a first look when no site list exists yet).",
     "candidates[].generate.seed": "Random seed of the k-means, so reruns give the same sites.",
+    "candidates[].generate.area_m2": "Site area (m²) assumed for every generated candidate, "
+    "checked against each tier's `min_area_m2`. Default: the largest minimum site area "
+    "among the kind's standards (3,150 m² for `sports_park` under the built-in standards), "
+    "so a generated site may serve any tier of its kind.",
     "optimize[].kind": "Facility kind to site.",
     "optimize[].tier": "Tier of that kind to site.",
     "optimize[].model": "The optimization model: `mclp` covers the most people with a "

@@ -148,7 +148,7 @@ def _load_layers(scenario: Scenario, standards: dict) -> Layers:
     spec = scenario.population
     raw_pop = None
     buildings = None
-    residential_land = None
+    res_areas = None
     estimate: dict | None = None
     if spec.dasymetric is not None:
         d = spec.dasymetric
@@ -159,17 +159,18 @@ def _load_layers(scenario: Scenario, standards: dict) -> Layers:
             buildings = read_online_buildings(area=_online_area(scenario),
                                               settings=scenario.online)
             if d.total is None and d.community_field is None:  # only then it matters
-                residential_land = read_online_features(
+                res_areas = read_online_features(
                     RESIDENTIAL_LAND, area=_online_area(scenario), source="population",
                     settings=scenario.online, key="population.dasymetric",
                 )
         elif d.buildings == "osm":
-            from facplan.io.osm import read_osm_buildings, read_osm_features
+            from facplan.io.osm import read_osm_buildings
 
             buildings = read_osm_buildings(pbf(d.osm_file or default_pbf))
-            if d.total is None and d.community_field is None:  # only then it matters
-                residential_land = read_osm_features(pbf(d.osm_file or default_pbf),
-                                                     RESIDENTIAL_LAND, source="population")
+            if d.total is None and d.community_field is None:
+                from facplan.io.osm import read_osm_residential_areas
+
+                res_areas = read_osm_residential_areas(pbf(d.osm_file or default_pbf))
         else:
             buildings = read_vector(d.buildings, key="population.dasymetric.buildings")
         sample = raw_comm if raw_comm is not None else buildings
@@ -212,21 +213,15 @@ def _load_layers(scenario: Scenario, standards: dict) -> Layers:
             buildings, crs=crs, total=d.total, community_totals=totals,
             communities=communities, grid_m=d.grid_m,
             floor_area_per_person_m2=d.floor_area_per_person_m2, default_levels=d.default_levels,
-            residential_land=residential_land,
+            residential_areas=res_areas,
         )
-        area_km2 = float(pop.geometry.area.sum()) / 1e6
         people = float(pop["population"].sum())
+        area_m2 = float(communities.geometry.union_all().area) if communities is not None \
+            else float(pop.geometry.area.sum())
         estimate = {
-            "method": "dasymetric (residential floor area)",
-            "homes": pop.attrs["homes_rule"],
-            "buildings": int(pop.attrs["buildings"]),
-            "floor_area_m2": round(float(pop.attrs["floor_area_m2"]), 1),
-            "floor_area_per_person_m2": (None if d.total is not None or totals is not None
-                                         else d.floor_area_per_person_m2),
-            "default_levels": d.default_levels,
-            "people": round(people, 1),
-            "populated_area_km2": round(area_km2, 4),
-            "persons_per_km2": round(people / area_km2, 1) if area_km2 > 0 else None,
+            "method": "dasymetric", "rule": pop.attrs.get("rule", ""),
+            "population": people, "area_km2": area_m2 / 1e6,
+            "persons_per_km2": people / (area_m2 / 1e6) if area_m2 > 0 else 0.0,
         }
         empty = pop.attrs.get("empty_communities") or []
         if empty:
@@ -423,10 +418,12 @@ def _candidates(
 
                 cand = convert_points(cand, spec.coords, where=source_name(spec))
         elif spec.generate is not None:
-            from facplan.io.generate import kmeans_candidates
+            from facplan.io.generate import assumed_area_m2, kmeans_candidates
 
             cand = kmeans_candidates(cells, spec.generate.n, seed=spec.generate.seed,
                                      kind=spec.generate.kind)
+            cand["area_m2"] = assumed_area_m2(spec.generate.area_m2, standards,
+                                              spec.generate.kind)
             cand["capacity"] = np.nan
         elif isinstance(spec.osm, dict):
             from facplan.io.osm import MIN_SITE_AREA_M2, tag_candidates

@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 
 from facplan import access, equity, levels, network, rings, streets
@@ -28,7 +29,14 @@ from facplan.keys import SITE_COLUMNS, layer_key
 from facplan.result import Result
 from facplan.routes import GraphRoutes, MatrixRoutes
 from facplan.scenario import Scenario
-from facplan.siting import NOT_IN_ENTRY, SitingInput, SitingResult, plan_sites, serving_tiers
+from facplan.siting import (
+    NOT_IN_ENTRY,
+    SitingInput,
+    SitingResult,
+    group_threshold_m,
+    plan_sites,
+    serving_tiers,
+)
 from facplan.standards import Standard, kind_tier_order
 
 __all__ = ["Result", "run", "measured_kind_tiers"]
@@ -271,9 +279,7 @@ def _group_access(
     out = {}
     for group, g in scenario.population.groups.items():
         people = cells[group].to_numpy(dtype=float)
-        thr = std.walk_m
-        if std.walk_min is not None and g.walk_speed_m_s is not None:
-            thr = std.walk_min * 60.0 * g.walk_speed_m_s
+        thr = group_threshold_m(std, g.walk_speed_m_s)
         s = access.coverage_stats(dist, people, thr)
         out[group] = {k: s[k] for k in ("threshold_m", "covered_population", "coverage",
                                         "unreachable_population")}
@@ -372,7 +378,11 @@ def run(
                 scenario=scenario, standards=standards, routes=routes, cand_nodes=cand_nodes,
                 fac_nodes=fac_nodes, candidates=candidates, demand=demand_w, before=before,
                 facilities=facilities, communities=layers.communities,
-                exclusions=layers.exclusions,
+                exclusions=layers.exclusions, population=pop,
+                groups={g: (cells[g].to_numpy(dtype=float), spec.walk_speed_m_s,
+                            float(scenario.weights.get(g, 1.0)))
+                        for g, spec in scenario.population.groups.items()
+                        if spec.walk_speed_m_s is not None},
             )
             siting = plan_sites(siting_in)
             warn.extend(siting.warnings)
@@ -400,6 +410,13 @@ def run(
                                        "p90_m", "unreachable_population")}
             if scenario.population.groups:
                 a["groups"] = _group_access(scenario, cells, d, std)
+            _served_coverage(a, siting, kind, tier, before[(kind, tier)], pop, std.walk_m)
+            if f"sfca_{key}" in demand.columns:
+                sfca = _sfca_after(routes, facilities, fac_nodes, candidates, cand_nodes,
+                                   chosen_rows, kind, tier, std.walk_m, pop)
+                demand[f"sfca_{key}_after"] = sfca
+                a["sfca_mean_m2"] = float(np.average(sfca, weights=pop)) if pop.sum() > 0 \
+                    else 0.0
             access_summary[f"{kind}/{tier}"]["after"] = a
         reachable_any = any(
             (~np.isnan(demand[f"dist_{layer_key(k, t)}_after"].to_numpy())).any()
@@ -438,6 +455,7 @@ def run(
                 ),
             )
             comm_out = levels.with_parents(comm_out, layers.communities)
+            _served_community_coverage(comm_out, demand, siting, before, standards, pop)
             if len(sites):
                 sites["community_id"] = _community_of(sites, layers.communities)
         cand_out = None
@@ -487,6 +505,7 @@ def run(
         communities=comm_out, candidates=cand_out, facilities=facilities,
         catchments=catchments, thresholds=thresholds, exclusions=layers.exclusions,
         whatif=whatif, parents=parents, rings=ring_frame, streets=street_frame,
+        assignment=_assignment_frame(siting, cells),
     )
 
 
@@ -510,6 +529,76 @@ def _whatif(
     elif w is not None:
         w.site_community = [None] * len(w.sites)
     return w
+
+
+def _sfca_after(routes, facilities, fac_nodes, candidates, cand_nodes, chosen_rows,
+                kind: str, tier: str, walk_m: float, pop: np.ndarray) -> np.ndarray:
+    """``sfca_<kind>_<tier>_after``: the two-step floating catchment supply (m² per
+    resident) with the existing facilities of the tier and the new sites chosen for it,
+    each with its site area (a new site without an area supplies nothing)."""
+    own = (facilities["kind"].to_numpy() == kind) & (facilities["tier"].to_numpy() == tier)
+    mats = [routes.matrix(fac_nodes[own], walk_m)] if own.any() else []
+    areas = [facilities["area_m2"].to_numpy(dtype=float)[own]]
+    new = [r["_row"] for r in chosen_rows if r["kind"] == kind and r["tier"] == tier]
+    if new and candidates is not None:
+        mats.append(routes.matrix(cand_nodes[new], walk_m))
+        areas.append(candidates["area_m2"].to_numpy(dtype=float)[new])
+    m = sp.vstack([sp.csr_matrix(x) for x in mats], format="csr")
+    return access.two_step_fca(m, np.concatenate(areas), pop)
+
+
+def _served_community_coverage(table: pd.DataFrame, demand: gpd.GeoDataFrame,
+                               siting: SitingResult, before: dict, standards: dict,
+                               pop: np.ndarray) -> None:
+    """Per community, ``coverage_<kind>_<tier>_after`` of a capacitated kind/tier is the
+    share of its people served (covered before + served by the new sites within their
+    capacities), as in ``summary.json``; the distance figure moves to
+    ``within_reach_<kind>_<tier>_after``."""
+    keys = {(r["kind"], r["tier"]) for r in siting.assignment}
+    for kind, tier in sorted(keys):
+        key = layer_key(kind, tier)
+        col = f"coverage_{key}_after"
+        if col not in table.columns:
+            continue
+        std = standards[kind][tier]
+        served = np.where(access.covered_mask(before[(kind, tier)], std.walk_m), pop, 0.0)
+        for r in siting.assignment:
+            if r["kind"] == kind and r["tier"] == tier:
+                served[r["cell"]] += r["people"]
+        df = pd.DataFrame({"c": demand["community_id"].to_numpy(), "p": pop,
+                           "s": np.minimum(served, pop)})
+        grp = df.groupby("c").sum()
+        share = (grp["s"] / grp["p"].where(grp["p"] > 0)).reindex(table["community_id"])
+        table[f"within_reach_{key}_after"] = table[col].to_numpy()
+        table[col] = share.fillna(0.0).to_numpy()
+
+
+def _served_coverage(a: dict, siting: SitingResult, kind: str, tier: str,
+                     d_before: np.ndarray, pop: np.ndarray, walk_m: float) -> None:
+    """For a kind/tier with a capacitated entry, the coverage after the plan counts the
+    people served within capacities (covered before + served by the new sites), not the
+    people within walking distance; the distance figure stays as
+    ``within_reach_population``."""
+    rows = [r for r in siting.assignment if r["kind"] == kind and r["tier"] == tier]
+    if not rows:
+        return
+    covered_before = float(pop[access.covered_mask(d_before, walk_m)].sum())
+    served = covered_before + sum(r["people"] for r in rows)
+    total = float(pop.sum())
+    a["within_reach_population"] = a["covered_population"]
+    a["covered_population"] = served
+    a["coverage"] = served / total if total > 0 else 0.0
+    a["capacitated"] = True
+
+
+def _assignment_frame(siting: SitingResult, cells: gpd.GeoDataFrame) -> pd.DataFrame | None:
+    """``assignment.csv``: ``cell_id``, ``site_id``, ``people`` (capacitated entries)."""
+    if not siting.assignment:
+        return None
+    df = pd.DataFrame(siting.assignment)
+    df["cell_id"] = cells["cell_id"].to_numpy(dtype=object)[df["cell"].to_numpy()]
+    return df[["cell_id", "site_id", "people", "kind", "tier", "optimize"]].sort_values(
+        ["optimize", "site_id", "cell_id"], kind="stable").reset_index(drop=True)
 
 
 def _sites_frame(

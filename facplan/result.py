@@ -68,6 +68,8 @@ class Result:
     parents: pd.DataFrame | None = None
     rings: gpd.GeoDataFrame | None = None
     streets: gpd.GeoDataFrame | None = None
+    #: capacitated entries: ``cell_id``, ``site_id``, ``people`` served (None without)
+    assignment: pd.DataFrame | None = None
 
     def to_map(self) -> Any:
         """The interactive folium map of this run."""

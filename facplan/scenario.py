@@ -433,6 +433,11 @@ class GenerateSpec(_Strict):
     n: Annotated[int, Field(gt=0)] = Field(description="Number of candidate sites.")
     kind: str = Field("sports_park", description="Kind of the generated candidates.")
     seed: int = 0
+    area_m2: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Site area assumed for every generated candidate, in m² "
+        "(default: the largest minimum site area among the standards of its kind, so a "
+        "generated site may serve any tier of that kind)."
+    )
 
 
 class CandidatesSpec(FacilitySource):

@@ -352,6 +352,7 @@ def _sweep_table(records: list[dict]) -> Any:
         for i, o in enumerate(s.get("optimize") or []):
             row[f"optimize{i}_sites"] = o.get("sites")
             row[f"optimize{i}_objective"] = o.get("objective")
+            row[f"optimize{i}_objective_unit"] = o.get("objective_unit")
         rows.append(row)
     return pd.DataFrame(rows)
 

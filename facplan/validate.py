@@ -55,7 +55,52 @@ def validate_inputs(scenario: Scenario) -> list[str]:
         from facplan.inputs import load_layers
 
         try:
-            load_layers(scenario, standards)
+            layers = load_layers(scenario, standards)
+        except InputError as exc:
+            problems.append(str(exc))
+        else:
+            problems += _check_together(scenario, standards, layers)
+    return problems
+
+
+def _check_together(scenario: Scenario, standards: dict, layers) -> list[str]:
+    """What ``run`` checks once the layers are loaded, short of walking distances: the
+    optimize entries against the candidates (force ids, eligibility, any usable
+    candidate at all) and an origin–destination table's ids against the cells,
+    facilities and candidates."""
+    from facplan.siting import check_entries
+
+    problems = []
+    try:
+        check_entries(scenario, standards, layers.candidates, layers.exclusions)
+    except InputError as exc:
+        problems.append(str(exc))
+    if scenario.network.matrix is not None:
+        try:
+            _check_matrix_ids(scenario, layers)
         except InputError as exc:
             problems.append(str(exc))
     return problems
+
+
+def _check_matrix_ids(scenario: Scenario, layers) -> None:
+    """The origin–destination table must pair some cell with some facility or candidate
+    (the error ``run`` gives when the ids match nothing)."""
+    import numpy as np
+
+    from facplan.io.matrix import read_od_matrix
+
+    cand = layers.candidates
+    dest_ids = np.concatenate([
+        layers.facilities["facility_id"].to_numpy(dtype=object),
+        np.zeros(0, dtype=object) if cand is None else cand["site_id"].to_numpy(dtype=object),
+    ])
+    table, _ = read_od_matrix(
+        scenario.network, layers.cells["cell_id"].to_numpy(dtype=object), dest_ids
+    )
+    if table.nnz == 0 or (np.diff(table.tocsc().indptr) == 0).all():
+        raise InputError(
+            "no population cell appears in the origin-destination table with any "
+            "facility or candidate; do the ids match?",
+            file=str(scenario.network.matrix),
+        )

@@ -55,18 +55,9 @@ def per_community(buildings, municipalities):
     return cells, totals
 
 
-def _floor_by_hand(buildings, crs=UTM32N, default_levels=3.0, homes=HOMES, land=None):
-    """Residential floor area and representative points, computed independently:
-    ``homes`` values count everywhere; with ``land``, ``yes`` counts inside it."""
-    tag = buildings["building"].str.lower()
-    keep = tag.isin(homes)
-    if land is not None:
-        pts = gpd.GeoDataFrame(geometry=buildings.to_crs(crs).geometry.representative_point(),
-                               crs=crs)
-        hit = gpd.sjoin(pts[tag.eq("yes").to_numpy()], land.to_crs(crs)[["geometry"]],
-                        predicate="intersects")
-        keep = keep | buildings.index.isin(hit.index.unique())
-    res = buildings[keep.to_numpy()].to_crs(crs)
+def _floor_by_hand(buildings, crs=UTM32N, default_levels=3.0):
+    """Residential floor area and representative points, computed independently."""
+    res = buildings[buildings["building"].str.lower().isin(HOMES)].to_crs(crs)
     levels = pd.to_numeric(res["levels"], errors="coerce").fillna(default_levels)
     levels = levels.where(levels > 0, default_levels)
     return gpd.GeoDataFrame(
@@ -94,28 +85,12 @@ def test_total_spread(buildings):
 
 
 def test_floor_area_mode(buildings):
-    """Without a total and without residential land, building=yes counts for nobody."""
-    pts = _floor_by_hand(buildings, homes=HOMES - {"yes"})
-    cells = dasymetric_population(buildings, crs=UTM32N, floor_area_per_person_m2=50.0)
+    pts = _floor_by_hand(buildings)
+    everywhere = gpd.GeoDataFrame(geometry=[box(9.0, 46.9, 9.8, 47.4)], crs=4326)
+    cells = dasymetric_population(buildings, crs=UTM32N, floor_area_per_person_m2=50.0,
+                                  residential_areas=everywhere)
     assert cells["population"].sum() == pytest.approx(pts["floor"].sum() / 50.0, rel=1e-9)
     assert cells.attrs["floor_area_m2"] == pytest.approx(pts["floor"].sum(), rel=1e-9)
-    assert "building=yes is left out" in cells.attrs["homes_rule"]
-
-
-def test_floor_area_mode_counts_untyped_buildings_in_residential_land(osm, buildings):
-    """The Liechtenstein defect: counting every building=yes as homes gave 204,776
-    people for a country of about 39,000. With landuse=residential, yes counts inside it."""
-    from facplan.io.osm import read_osm_features
-
-    land = read_osm_features(osm, {"landuse": ["residential"]}, source="population")
-    assert len(land) > 100
-    pts = _floor_by_hand(buildings, homes=HOMES - {"yes"}, land=land)
-    cells = dasymetric_population(buildings, crs=UTM32N, residential_land=land)
-    assert cells["population"].sum() == pytest.approx(pts["floor"].sum() / 35.0, rel=1e-9)
-    assert "inside landuse=residential" in cells.attrs["homes_rule"]
-    every_yes = _floor_by_hand(buildings)["floor"].sum() / 35.0
-    typed_only = _floor_by_hand(buildings, homes=HOMES - {"yes"})["floor"].sum() / 35.0
-    assert typed_only < cells["population"].sum() < every_yes
 
 
 def test_one_municipality_share(buildings, municipalities):
@@ -213,22 +188,18 @@ def _blocks(tags, crs=UTM32N):
 
 def test_small_layer_numbers():
     b = _blocks(["house", "yes", "garage", None])
-    cells = dasymetric_population(b, crs=UTM32N, floor_area_per_person_m2=40.0)
-    assert cells["population"].sum() == pytest.approx(1 * 400 * 2 / 40.0)  # the house only
-    # residential land over the second block: the untyped building there is a home too
-    land = gpd.GeoDataFrame(geometry=[box(500_040, 5_199_990, 500_080, 5_200_030)], crs=UTM32N)
+    every = gpd.GeoDataFrame(geometry=[b.geometry.union_all().buffer(10)], crs=b.crs)
     cells = dasymetric_population(b, crs=UTM32N, floor_area_per_person_m2=40.0,
-                                  residential_land=land)
+                                  residential_areas=every)
     assert cells["population"].sum() == pytest.approx(2 * 400 * 2 / 40.0)
-    # with a total, untyped buildings share it wherever they are
-    shared = dasymetric_population(b, crs=UTM32N, total=30)
-    assert shared.attrs["buildings"] == 2 and shared["population"].sum() == pytest.approx(30)
-    narrow = dasymetric_population(b, crs=UTM32N, residential={"garage"}, total=10)
+    alone = dasymetric_population(b, crs=UTM32N, floor_area_per_person_m2=40.0)
+    assert alone["population"].sum() == pytest.approx(400 * 2 / 40.0)  # yes: no landuse
+    narrow = dasymetric_population(b, crs=UTM32N, residential={"house"}, total=10)
     assert narrow["population"].sum() == pytest.approx(10)
-    assert narrow.attrs["buildings"] == 2  # the garage, and the untyped building
+    assert narrow.attrs["buildings"] == 1
     b["levels"] = [np.nan, 0.0, 1.0, 1.0]  # missing and 0 storeys → default_levels
-    cells = dasymetric_population(b, crs=UTM32N, default_levels=5.0)
-    assert cells["population"].sum() == pytest.approx(1 * 400 * 5 / 35.0)
+    cells = dasymetric_population(b, crs=UTM32N, default_levels=5.0, residential_areas=every)
+    assert cells["population"].sum() == pytest.approx(2 * 400 * 5 / 35.0)
 
 
 def test_errors(municipalities):
@@ -281,3 +252,38 @@ def test_no_building_inside_communities(buildings):
     far = gpd.GeoDataFrame({"community_id": ["x"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
     with pytest.raises(InputError, match="inside the communities"):
         dasymetric_population(buildings, crs=UTM32N, total=10, communities=far)
+
+
+def test_without_total_yes_counts_only_in_residential_land(osm, buildings):
+    """Without a total, building=yes is a home only inside landuse=residential
+    (Liechtenstein's 204,776 'people' for a country of about 39,000 came from counting
+    every building=yes). Reference: the landuse polygons and the test by hand."""
+    import osmium
+
+    from facplan.io.osm import read_osm_residential_areas
+
+    areas = read_osm_residential_areas(osm)
+    assert len(areas) > 10
+    # independent count of landuse=residential ways (pyosmium)
+    n = {"ways": 0}
+
+    class H(osmium.SimpleHandler):
+        def way(self, w):
+            n["ways"] += w.tags.get("landuse") == "residential"
+
+    H().apply_file(str(shared_file("liechtenstein", "liechtenstein.osm.pbf")))
+    assert len(areas) >= 0.9 * n["ways"]
+    cells = dasymetric_population(buildings, crs=UTM32N, floor_area_per_person_m2=50.0,
+                                  residential_areas=areas)
+    pts = _floor_by_hand(buildings)
+    tag = buildings["building"].str.lower().to_numpy()
+    res = buildings[np.isin(tag, list(HOMES))]
+    is_yes = (res["building"].str.lower() == "yes").to_numpy()
+    land = shapely.union_all(areas.to_crs(UTM32N).geometry.values)
+    on = res.to_crs(UTM32N).geometry.representative_point().to_numpy()
+    inside = shapely.contains_xy(land, shapely.get_x(on), shapely.get_y(on))
+    expect = pts["floor"].to_numpy()[~is_yes | inside].sum() / 50.0
+    assert cells["population"].sum() == pytest.approx(expect, rel=1e-9)
+    assert "building=yes inside landuse=residential" in cells.attrs["rule"]
+    everything = pts["floor"].sum() / 50.0
+    assert cells["population"].sum() < 0.8 * everything  # 129k instead of 185k here

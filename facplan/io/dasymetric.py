@@ -3,16 +3,11 @@
 Where no population grid is at hand, residents are placed in proportion to residential
 floor area:
 
-1. A building is a home when its ``building`` value (lower-cased) is in ``residential``
-   (by default :data:`RESIDENTIAL_BUILDINGS`: ``residential``, ``apartments``,
-   ``house``, …). Most buildings in OSM are tagged only ``building=yes``, and they are
-   shops, halls and sheds as often as homes, so ``yes`` counts only where it is safe:
-   with a ``total`` or per-community totals (the people are known; ``yes`` buildings only
-   share them out), or, without totals, when the building's representative point lies in
-   (or on the edge of) ``residential_land`` (``landuse=residential``). Without totals
-   and without residential land, ``yes`` buildings get nobody: counting them as homes
-   gave Liechtenstein 204,776 people for a country of about 39,000.
-   :func:`homes_rule` says which rule a run used, in words.
+1. A building is residential when its ``building`` value (lower-cased) is in
+   ``residential`` — by default :data:`RESIDENTIAL_BUILDINGS`, which **includes
+   ``yes``**: most buildings in OSM are tagged only ``building=yes``, and leaving them
+   out would empty whole towns. The price is that untagged sheds, barns and halls
+   receive people too; pass a narrower set where the tagging is rich.
 2. Floor area = footprint (m², in ``crs``) × storeys, where storeys come from the
    ``levels`` column (see :func:`facplan.io.osm.read_osm_buildings`) or, when that is
    missing, not a number or not positive, ``default_levels``.
@@ -46,19 +41,17 @@ from facplan.io.vector import check_geometries, require_fields, require_unique_i
 
 __all__ = [
     "dasymetric_population",
-    "homes_rule",
     "RESIDENTIAL_BUILDINGS",
-    "UNTYPED_BUILDING",
     "FLOOR_AREA_PER_PERSON_M2",
     "DEFAULT_LEVELS",
     "GRID_M",
 ]
 
-#: ``building`` values counted as homes wherever they are. ``farm`` is OSM's farmhouse (a
-#: dwelling), unlike ``farm_auxiliary``/``barn``. ``yes`` (type untagged) is not here: see
-#: :data:`UNTYPED_BUILDING` and the module docstring.
+#: ``building`` values counted as homes. ``yes`` (untagged type) is included on purpose;
+#: ``farm`` is OSM's farmhouse (a dwelling), unlike ``farm_auxiliary``/``barn``.
 RESIDENTIAL_BUILDINGS = frozenset(
     {
+        "yes",
         "residential",
         "apartments",
         "house",
@@ -70,8 +63,6 @@ RESIDENTIAL_BUILDINGS = frozenset(
         "farm",
     }
 )
-#: The ``building`` value of a building whose type is not tagged.
-UNTYPED_BUILDING = "yes"
 #: Residential floor area per resident, m² per person (China's urban average is about
 #: 35-40 m²; set your own).
 FLOOR_AREA_PER_PERSON_M2 = 35.0
@@ -92,7 +83,7 @@ def dasymetric_population(
     floor_area_per_person_m2: float = FLOOR_AREA_PER_PERSON_M2,
     default_levels: float = DEFAULT_LEVELS,
     residential: Collection[str] = RESIDENTIAL_BUILDINGS,
-    residential_land: gpd.GeoDataFrame | None = None,
+    residential_areas: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
 ) -> gpd.GeoDataFrame:
     """Population cells from residential buildings (method in the module docstring).
 
@@ -120,11 +111,14 @@ def dasymetric_population(
     default_levels
         Storeys of a building without a usable ``levels`` value.
     residential
-        ``building`` values counted as homes wherever they are (compared lower-case).
-    residential_land
-        ``landuse=residential`` polygons, any CRS (e.g. from
-        :func:`facplan.io.osm.read_osm_features`): without totals, ``building=yes``
-        counts as a home only inside them. None: without totals, ``yes`` never counts.
+        ``building`` values counted as homes (compared lower-case).
+    residential_areas
+        Residential land use (``landuse=residential`` polygons, any CRS). Without a total
+        (``floor_area_per_person_m2`` alone sets the number of people) an untagged
+        ``building=yes`` counts as a home only inside these areas — and not at all
+        without them — so that sheds, barns and halls do not become people; with a total,
+        ``yes`` counts everywhere (only the shares change). The rule applied is in
+        ``attrs["rule"]``.
 
     Returns
     -------
@@ -178,20 +172,29 @@ def dasymetric_population(
     # 1-2: residential buildings and their floor area
     homes = {str(v).strip().lower() for v in residential}
     tag = buildings["building"].astype(object).where(buildings["building"].notna(), "")
-    low = tag.astype(str).str.strip().str.lower().to_numpy(dtype=object)
-    is_home = np.isin(low, list(homes))
-    untyped = (low == UNTYPED_BUILDING) & ~is_home
-    with_totals = total is not None or community_totals is not None
-    if untyped.any() and with_totals:
-        is_home |= untyped
-    elif untyped.any() and residential_land is not None and len(residential_land):
-        land = residential_land.to_crs(crs).geometry.values
-        pts = shapely.point_on_surface(buildings.iloc[np.flatnonzero(untyped)].to_crs(crs)
-                                       .geometry.values)
-        hit, _ = shapely.STRtree(land).query(pts, predicate="intersects")
-        inside = np.zeros(len(pts), dtype=bool)
-        inside[np.unique(hit)] = True
-        is_home[np.flatnonzero(untyped)[inside]] = True
+    lower = tag.astype(str).str.strip().str.lower()
+    is_home = lower.isin(homes).to_numpy()
+    absolute = total is None and community_totals is None
+    rule = "buildings tagged " + "/".join(sorted(homes))
+    if absolute and "yes" in homes:
+        untagged = is_home & (lower == "yes").to_numpy()
+        inside = np.zeros(len(buildings), dtype=bool)
+        if residential_areas is not None and len(residential_areas) and untagged.any():
+            areas = shapely.union_all(gpd.GeoSeries(
+                residential_areas.geometry if hasattr(residential_areas, "geometry")
+                else residential_areas).to_crs(crs).values)
+            pts = shapely.point_on_surface(buildings.iloc[np.flatnonzero(untagged)]
+                                           .to_crs(crs).geometry.values)
+            inside[np.flatnonzero(untagged)] = shapely.contains_xy(
+                areas, shapely.get_x(pts), shapely.get_y(pts))
+        is_home = is_home & (~untagged | inside)
+        rule = ("buildings tagged " + "/".join(sorted(homes - {"yes"})) + ", and "
+                "building=yes inside landuse=residential (no total given: "
+                f"{floor_area_per_person_m2:g} m² of floor per resident)")
+    elif absolute:
+        rule += f" ({floor_area_per_person_m2:g} m² of floor per resident)"
+    else:
+        rule += " (the given total shared by floor area)"
     bld = buildings.iloc[np.flatnonzero(is_home)]
     if "levels" in bld.columns:
         levels = pd.to_numeric(bld["levels"], errors="coerce").to_numpy(dtype=float)
@@ -210,9 +213,7 @@ def dasymetric_population(
         seen = ", ".join(f"{k or '(empty)'} ({n})" for k, n in counts.items())
         raise InputError(
             "no residential buildings: no 'building' value is one of "
-            f"{', '.join(sorted(homes))} (values present: {seen}); 'building=yes' counts "
-            "only inside residential land use or when a total is given (set "
-            "'population.dasymetric.total' or 'community_field')",
+            f"{', '.join(sorted(homes))} (values present: {seen})",
             file=where, field="building",
         )
 
@@ -298,21 +299,10 @@ def dasymetric_population(
             "outside_buildings": outside,
             "buildings": len(floor),
             "floor_area_m2": float(floor.sum()),
-            "homes_rule": homes_rule(with_totals=with_totals,
-                                     residential_land=residential_land is not None),
+            "rule": rule,
         }
     )
     return out
-
-
-def homes_rule(*, with_totals: bool, residential_land: bool) -> str:
-    """Which buildings :func:`dasymetric_population` counts as homes, in words."""
-    typed = "buildings tagged as homes (building=" + "/".join(sorted(RESIDENTIAL_BUILDINGS)) + ")"
-    if with_totals:
-        return f"{typed} and untyped buildings (building=yes), sharing the given totals"
-    if residential_land:
-        return f"{typed}, and untyped buildings (building=yes) inside landuse=residential"
-    return f"{typed} only (no residential land use given, so building=yes is left out)"
 
 
 def _communities(communities: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:

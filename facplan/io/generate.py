@@ -2,8 +2,10 @@
 
 :func:`kmeans_candidates` places ``n`` candidates where people are: at the centres of a
 population-weighted k-means of the cells. These are *locations to look at*, not land
-that is available: they have no cost and no area, so they suit ``sites:`` models rather
-than budgets or minimum-area checks.
+that is available: they have no cost, so they suit ``sites:`` models rather than
+budgets. Their site area is assumed (:func:`assumed_area_m2`: ``generate: {area_m2: …}``,
+by default the largest minimum site area of the kind's standards), so that they pass the
+minimum-area check of every tier of their kind.
 """
 
 from __future__ import annotations
@@ -16,12 +18,25 @@ from facplan._errors import InputError
 from facplan.cells import cell_points
 from facplan.io.vector import numeric_field, require_fields
 
-__all__ = ["kmeans_candidates", "KMEANS_N_INIT", "PARALLEL_MIN_WORK"]
+__all__ = ["kmeans_candidates", "assumed_area_m2", "KMEANS_N_INIT", "PARALLEL_MIN_WORK"]
 
 #: k-means restarts (the best inertia is kept); fixed so results depend only on ``seed``.
 KMEANS_N_INIT = 10
 #: Below this many cell × cluster pairs k-means runs on one thread.
 PARALLEL_MIN_WORK = 5_000_000
+
+
+def assumed_area_m2(area_m2: float | None, standards: dict, kind: str) -> float:
+    """Site area given to generated candidates of ``kind``, in m².
+
+    ``area_m2`` when the scenario gives it (``generate: {area_m2: …}``); otherwise the
+    largest ``min_area_m2`` among the tiers of ``kind`` in ``standards`` (0 when the kind
+    has no standard), so a generated site is large enough for any tier of its kind.
+    """
+    if area_m2 is not None:
+        return float(area_m2)
+    tiers = standards.get(kind, {})
+    return float(max((std.min_area_m2 for std in tiers.values()), default=0.0))
 
 
 def kmeans_candidates(

@@ -546,6 +546,15 @@ def osm_facilities(
 # -------------------------------------------------------------------- buildings
 
 
+def read_osm_residential_areas(pbf: str | PathLike[str] | Any) -> gpd.GeoDataFrame:
+    """``landuse=residential`` polygons of an extract (EPSG:4326; possibly empty)."""
+    osm = open_pbf(pbf)
+    gdf = _having(_tagged(osm, {"landuse": ["residential"]}, ["landuse"]), "landuse",
+                  ("residential",))
+    gdf, _ = repair_geometries(gdf, keep_points=False)
+    return gpd.GeoDataFrame(geometry=gdf.geometry.values, crs=4326)
+
+
 def read_osm_buildings(pbf: str | PathLike[str] | Any) -> gpd.GeoDataFrame:
     """Building footprints.
 
@@ -846,8 +855,7 @@ def tag_candidates(
             "tier": np.full(n, tier or "", dtype=object),
             "cost": cost[keep],
             "area_m2": area[keep],
-            "name": feats["name"].astype(object).fillna("").to_numpy(dtype=object)[keep]
-            if "name" in feats.columns else np.full(n, "", dtype=object),
+            "name": text_column(feats, "name").to_numpy(dtype=object)[keep],
             "source": tag[keep],
         },
         geometry=feats.geometry.values[keep],

@@ -77,7 +77,9 @@ def read_population(spec: PopulationSpec) -> gpd.GeoDataFrame:
 def _read_csv_points(spec: PopulationSpec) -> gpd.GeoDataFrame:
     where = str(spec.path)
     try:
-        df = pd.read_csv(spec.path, encoding=spec.encoding or "utf-8-sig")
+        # ids are text exactly as written ("0001", "060750479.01"), never numbers
+        text = {spec.id_field: str} if spec.id_field else None
+        df = pd.read_csv(spec.path, dtype=text, encoding=spec.encoding or "utf-8-sig")
     except Exception as exc:
         raise InputError(f"cannot read this CSV file ({exc})", file=where) from None
     if len(df) == 0:

@@ -33,7 +33,14 @@ __all__ = [
     "site_order",
     "gap_max",
     "gap_min",
+    "OPTIMAL_REL_TOL",
+    "agree",
+    "proven_status",
 ]
+
+#: ``status_`` is "optimal" only when the objective equals the bound within this
+#: relative tolerance (DESIGN, *Results say what they measure*).
+OPTIMAL_REL_TOL = 1e-6
 
 #: Allowed values of the ``method`` parameter.
 METHODS = ("auto", "exact", "heuristic")
@@ -248,3 +255,18 @@ def gap_min(objective: float, bound: float) -> float:
     if objective <= 0:
         return 0.0
     return max(0.0, (objective - bound) / objective)
+
+
+def agree(objective: float, bound: float) -> bool:
+    """Whether ``objective`` equals ``bound`` within :data:`OPTIMAL_REL_TOL` relative
+    (or 1e-9 absolute, for objectives of zero)."""
+    diff = abs(float(bound) - float(objective))
+    return diff <= OPTIMAL_REL_TOL * max(abs(objective), abs(bound)) or diff <= 1e-9
+
+
+def proven_status(status: str, objective: float, bound: float) -> str:
+    """``status``, except that "optimal" needs the reported objective to equal the
+    proven bound (:func:`agree`); otherwise it becomes "feasible"."""
+    if status == "optimal" and not agree(objective, bound):
+        return "feasible"
+    return status

@@ -23,6 +23,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_min,
+    proven_status,
     site_masks,
     site_order,
 )
@@ -170,7 +171,8 @@ class LSCP(Model):
             bound = math.ceil(bound - 1e-6)
         self.bound_ = float(min(bound, self.objective_))
         self.gap_ = gap_min(self.objective_, self.bound_)
-        self.status_, self.method_ = status, method
+        self.status_ = proven_status(status, self.objective_, self.bound_)
+        self.method_ = method
         self.seconds_ = time.perf_counter() - t0
         return self
 

@@ -22,6 +22,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_max,
+    proven_status,
     site_masks,
     site_order,
 )
@@ -140,6 +141,9 @@ class MCLP(Model):
         With capacity: serving site per cell (−1 none) and served share per cell.
     served_weight_ : float or None
         With capacity: total newly served weight (= ``objective_``).
+    service_ : scipy.sparse.csr_matrix or None
+        With capacity: (n_selected, n_cells) share of each cell served by each chosen
+        site (rows in the order of ``selected_``); a cell's shares add up to ≤ 1.
     seconds_ : float
         Wall time of :meth:`solve`.
     method_ : str
@@ -153,7 +157,7 @@ class MCLP(Model):
     _results = (
         "selected_", "marginal_", "objective_", "bound_", "gap_", "covered_before_",
         "covered_after_", "covered_", "cost_", "unaffordable_", "gaps_", "assignment_",
-        "served_", "served_weight_", "seconds_", "method_", "status_", "n_model_sites_",
+        "served_", "served_weight_", "service_", "seconds_", "method_", "status_", "n_model_sites_",
         "n_model_cells_", "n_model_nonzeros_",
     )
 
@@ -381,6 +385,7 @@ class MCLP(Model):
             self.assignment_ = None
             self.served_ = None
             self.served_weight_ = None
+            self.service_ = None
         else:
             self._capacity_results(res, opened, keep_always, covered)
             covered[pat[self.selected_].indices] = True
@@ -391,7 +396,7 @@ class MCLP(Model):
         self.unaffordable_ = np.flatnonzero(~self._affordable & ~self._fixed)
         self.gaps_ = self._gaps
         self.method_ = res.method
-        self.status_ = res.status
+        self.status_ = proven_status(res.status, self.objective_, self.bound_)
         self.n_model_sites_ = len(red.sites)
         self.n_model_cells_ = len(red.w)
         self.n_model_nonzeros_ = int(red.A.nnz)
@@ -431,3 +436,9 @@ class MCLP(Model):
             assign[ok] = best[cg[ok]]
         self.served_ = share
         self.assignment_ = assign
+        # share of every cell served by each chosen site (rows in rank order)
+        ok = np.flatnonzero(cg >= 0)
+        to_cells = sp.csr_matrix((np.ones(len(ok)), (cg[ok], ok)), shape=(z.shape[1], n_cells))
+        rows_ranked = rows[order]
+        self.service_ = sp.csr_matrix(z[rows_ranked] @ to_cells) if len(rows_ranked) else \
+            sp.csr_matrix((0, n_cells))

@@ -21,6 +21,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_max,
+    proven_status,
     site_order,
 )
 from facplan.optimize._core import CoverProblem, greedy_rank, solve_cover
@@ -317,6 +318,7 @@ class MultiTierMCLP(Model):
         self.unaffordable_ = np.stack([un_l, un_t], axis=1) if len(un_l) else np.zeros(
             (0, 2), dtype=np.int64
         )
-        self.method_, self.status_ = res.method, res.status
+        self.method_ = res.method
+        self.status_ = proven_status(res.status, self.objective_, self.bound_)
         self.seconds_ = time.perf_counter() - t0
         return self

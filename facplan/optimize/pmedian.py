@@ -21,6 +21,7 @@ from facplan.optimize._base import (
     check_site_ids,
     check_weights,
     gap_min,
+    proven_status,
     site_masks,
     site_order,
 )
@@ -235,7 +236,8 @@ class PMedian(Model):
         self.distance_ = dist_
         self.unassigned_ = np.flatnonzero(~reachable)
         self.unreached_ = np.flatnonzero(reachable & ~got & ~np.isfinite(ex))
-        self.status_, self.method_ = status, method
+        self.status_ = proven_status(status, self.objective_, self.bound_)
+        self.method_ = method
         self.seconds_ = time.perf_counter() - t0
         return self
 

@@ -46,7 +46,7 @@ def _proposed(sites: pd.DataFrame, by: pd.Series | None, lang: str) -> dict[str,
         "unit": sites["community_id"].to_numpy(dtype=object),
         "text": [f"{s} ({kind_tier_name(k, t, lang)})" for s, k, t in
                  zip(sites["site_id"], sites["kind"], sites["tier"], strict=True)],
-        "o": sites["optimize"].to_numpy(), "r": sites["rank"].to_numpy(),
+        "o": np.arange(len(sites)), "r": sites["rank"].to_numpy(),  # sites: entry, rank order
     })
     if by is not None:
         df["unit"] = df["unit"].map(by)

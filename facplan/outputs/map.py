@@ -148,7 +148,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "cost": ("Cost", "造价"),
     "phase": ("Phase", "分期"),
     "name": ("Name", "名称"),
-    "tag": ("OSM tag", "OSM 标签"),
+    "tag": ("Candidate because", "候选依据"),
     "community": ("Community", "社区"),
     "site": ("Site", "选址"),
     "hollow": ("Existing (hollow)", "现有（空心）"),

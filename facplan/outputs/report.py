@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facplan.escape import md_code, md_text
+from facplan.outputs.units import curve_unit, objective_text
 
 if TYPE_CHECKING:
     from facplan.result import Result
@@ -28,7 +29,9 @@ def coverage_curves(result: Result) -> list[dict]:
     Returns
     -------
     list of dict
-        ``label``, ``sites`` (0..n), ``covered`` (people), ``cost`` (cumulative).
+        ``label``, ``sites`` (0..n), ``covered`` (in ``unit``: people or weighted
+        people covered; for p-median the person-metres walked), ``unit``, ``cost``
+        (cumulative).
     """
     curves = []
     sites = result.sites
@@ -37,11 +40,18 @@ def coverage_curves(result: Result) -> list[dict]:
                 else sites)
         gains = rows["marginal_population"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
         costs = rows["cost"].to_numpy(dtype=float) if len(rows) else np.zeros(0)
+        unit = curve_unit(o)
+        if unit == "person-metres":  # p-median: marginals are person-metres saved
+            start = float(o.get("objective_before", o["objective"]))
+            values = [start, *(start - np.cumsum(gains))]
+        else:
+            values = [o["covered_before"], *(o["covered_before"] + np.cumsum(gains))]
         curves.append(
             {
                 "label": f"{o['kind']}/{o['tier']} ({o['model']})",
                 "sites": list(range(len(gains) + 1)),
-                "covered": [o["covered_before"], *(o["covered_before"] + np.cumsum(gains))],
+                "covered": values,
+                "unit": unit,
                 "cost": [0.0, *np.cumsum(np.nan_to_num(costs))],
             }
         )
@@ -178,13 +188,18 @@ def write_coverage_plot(path: Path, result: Result) -> None:
 
     lang = _lang(result)
     curves = coverage_curves(result)
+    # one unit per axis: the people curves, or the p-median ones when there is no other
+    units = [c["unit"] for c in curves]
+    unit = next((u for u in units if u != "person-metres"), units[0] if units else "people")
+    curves = [c for c in curves if c["unit"] == unit]
     total = result.summary["population_total"]
     s = _SS
     width, height = _SIZE[0] * s, _SIZE[1] * s
     title = f"{result.summary['scenario']}: " + say(
         "coverage curve (population {total})", lang).format(total=f"{total:,.0f}")
     xlabel = say("new sites (in rank order)", lang)
-    ylabel = say("people within the walking standard", lang)
+    ylabel = (say("person-metres walked", lang) if unit == "person-metres"
+              else say(f"{unit} within the walking standard", lang))
     title_font = _font(17 * s, _needs_cjk(title))
     label_font = _font(14 * s, _needs_cjk(xlabel + ylabel))
     img = Image.new("RGB", (width, height), "white")
@@ -264,21 +279,12 @@ def _pct(x: float | None) -> str:
 
 
 def _estimate_lines(est: dict | None) -> list[str]:
-    """What an estimated population assumes, in words (nothing for given population)."""
+    """How an estimated population was made (dasymetric): the rule and the density."""
     if not est:
         return []
-    out = ["", "## Population estimate", "",
-           "**The population is an estimate, not a count**: " + est["method"] + ".", "",
-           f"- homes: {est['homes']}",
-           f"- {est['buildings']:,} buildings, {est['floor_area_m2']:,.0f} m² of floor area "
-           f"(storeys {est['default_levels']:g} where building:levels is missing)"]
-    if est.get("floor_area_per_person_m2"):
-        out.append(f"- {est['floor_area_per_person_m2']:g} m² of floor per person")
-    density = est.get("persons_per_km2")
-    out.append(f"- {est['people']:,.0f} people on {est['populated_area_km2']:,.2f} km² of "
-               "populated grid squares"
-               + (f": {density:,.0f} persons per km²" if density is not None else ""))
-    return out
+    return [f"- population estimated ({est['method']}): {est['rule']}; "
+            f"{est['population']:,.0f} people on {est['area_km2']:,.1f} km² = "
+            f"{est['persons_per_km2']:,.0f} persons per km²"]
 
 
 def write_report(path: Path, result: Result) -> None:
@@ -305,6 +311,7 @@ def write_report(path: Path, result: Result) -> None:
         f"- CRS: {s['crs']}; " + t("population {total} in {cells} cells").format(
             total=f"{s['population_total']:,.0f}", cells=f"{s['cells']:,}"),
         f"- {t('walking network')}: {net_text}",
+        *_estimate_lines(s.get("population_estimate")),
         "",
         f"## {t('Inputs')}",
         "",
@@ -329,22 +336,38 @@ def write_report(path: Path, result: Result) -> None:
             f"{_pct(after.get('coverage'))} | {a['mean_m']:.0f} m | "
             f"{a['unreachable_population']:,.0f} |"
         )
+    groups = [(key, g, a["groups"][g], a.get("after", {}).get("groups", {}).get(g, {}))
+              for key, a in s["access"].items() for g in a.get("groups", {})]
+    if groups:
+        lines += ["", "### " + t("By population group"), "",
+                  "| " + " | ".join(t(h) for h in ("kind/tier", "group", "threshold", "people",
+                                                   "covered before", "after")) + " |",
+                  "|---|---|---|---|---|---|"]
+        for key, g, b, a in groups:
+            lines.append(
+                f"| {md_text(kt(key))} | {md_text(g)} | {b['threshold_m']:.0f} m | "
+                f"{b['population']:,.0f} | {_pct(b['coverage'])} | {_pct(a.get('coverage'))} |"
+            )
     lines += ["", f"## {t('New sites')}", ""]
     for o in s["optimize"]:
         lines.append(
             f"- **{md_text(kind_tier_label(o['kind'], o['tier'], lang))}** ({o['model']}): "
-            f"{len(o['selected'])} {t('sites')}, +{o['objective']:,.0f} {t('people')}, "
-            f"{t('bound')} {o['bound']:,.0f}, {t('gap')} {o['gap']:.2%}"
+            f"{len(o['selected'])} {t('sites')}, {objective_text(o, lang)}, "
+            f"{t('bound')} {o['bound']:,.0f}, {t('gap')} {o['gap']:.2%}, {o.get('status', '')}"
         )
     if len(result.sites):
         lines += ["", "| " + " | ".join(t(h) for h in ("rank", "site", "kind/tier",
-                                                        "people gained", "cost", "community"))
+                                                        "gain", "cost", "community"))
                   + " |", "|---|---|---|---|---|---|"]
+        entry_of = {sid: o for o in s["optimize"] for sid in o["selected"]}
         for _, r in result.sites.iterrows():  # entry by entry, in rank order
+            o = entry_of.get(r["site_id"])
+            unit = curve_unit(o) if o is not None else "people"
+            saved = " saved" if unit == "person-metres" else ""
             lines.append(
                 f"| {r['rank']} | {md_text(r['site_id'])} | "
                 f"{md_text(kind_tier_label(r['kind'], r['tier'], lang))} | "
-                f"{r['marginal_population']:,.0f} | {r['cost']:,.0f} | "
+                f"{r['marginal_population']:,.0f} {t(unit)}{saved} | {r['cost']:,.0f} | "
                 f"{md_text(r['community_id'] or '')} |"
             )
     if result.communities is not None:
@@ -375,6 +398,7 @@ def _parents_section(parents: Any) -> list[str]:
              "|---|---|---|" + "---|" * len(cols) + "---|"]
     for _, r in parents.iterrows():
         cells = " | ".join(_pct(r[c]) for c in cols)
-        lines.append(f"| {r['parent_name']} ({r['parent_id']}) | {r['communities']} | "
-                     f"{r['population']:,.0f} | {cells} | {r['gaps']} |")
+        lines.append(f"| {md_text(r['parent_name'])} ({md_text(r['parent_id'])}) | "
+                     f"{r['communities']} | {r['population']:,.0f} | {cells} | "
+                     f"{md_text(r['gaps'])} |")
     return lines

@@ -353,7 +353,7 @@ def _sites(result: Result, lang: str) -> str:
     if not len(sites):
         return out[0] + f"<p>{_w('no_sites', lang)}</p>"
     rows = []
-    for _, r in sites.sort_values(["optimize", "rank"], kind="stable").iterrows():
+    for _, r in sites.iterrows():  # entry by entry, in rank order
         phase = r.get("phase")
         rows.append([str(int(r["rank"])), _e(r["site_id"]),
                      _e(kind_tier_name(r["kind"], r["tier"], lang)), _e(r["community_id"] or ""),

@@ -138,6 +138,8 @@ def write_result(result: Result, out: Path, *, force: bool = False) -> Path:
                 write_csv(tmp / "communities.csv", result.communities)
             if result.parents is not None:
                 write_csv(tmp / "parents.csv", result.parents)
+            if getattr(result, "assignment", None) is not None:
+                write_csv(tmp / "assignment.csv", result.assignment)
             write_map(tmp / "map.html", m, assets=result.scenario.map.assets)
             write_report(tmp / "report.md", result)
             write_deliverables(tmp, result)
