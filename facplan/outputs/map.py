@@ -90,6 +90,12 @@ COORD_DECIMALS = 6
 SVG_MAX_FEATURES = 5_000
 #: Above this many communities their name labels show only from :data:`LABEL_MIN_ZOOM` on.
 MAX_COMMUNITY_LABELS = 300
+#: From this many markers in one layer they shrink when zoomed out (to MARKER_MIN_SCALE of
+#: their size, full size from zoom MARKER_FULL_ZOOM on), so that 500+ sites do not hide
+#: the cells under them.
+MANY_MARKERS = 500
+MARKER_MIN_SCALE = 0.3
+MARKER_FULL_ZOOM = 15
 LABEL_MIN_ZOOM = 14
 
 LEAFLET_VERSION_FALLBACK = "1.9.3"
@@ -612,6 +618,7 @@ _CSS = """
   text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
 .fp-nolabels .fp-label { display: none; }
 .fp-marker { background: none; border: none; }
+.fp-marker.fp-many svg { transform: scale(var(--fp-marker-scale, 1)); transform-origin: 50% 50%; }
 .fp-pop table { border-collapse: collapse; margin-top: 4px; }
 .fp-pop th { text-align: left; padding: 1px 8px 1px 0; font-weight: 500; color: #555; }
 .fp-pop td { padding: 1px 0; }
@@ -728,9 +735,21 @@ _POLYGONS_JS = """
 _MARKERS_JS = """
 (function (C, group) {{
   var D = {data};
+  // many markers: they shrink when zoomed out (full size from zoom D.full on), so that
+  // they do not hide the cells under them
+  var many = D.m.length >= D.many;
+  if (many) {{
+    var rescale = function () {{
+      var z = C.map.getZoom();
+      var k = Math.max(D.minScale, Math.min(1, Math.pow(2, (z - D.full) / 2)));
+      C.map.getContainer().style.setProperty("--fp-marker-scale", String(k));
+    }};
+    C.map.on("zoomend", rescale);
+    rescale();
+  }}
   for (var i = 0; i < D.m.length; i++) {{
     var m = D.m[i], ic = D.icons[m[2]];
-    var icon = L.divIcon({{className: "fp-marker " + D.cls, html: ic[0],
+    var icon = L.divIcon({{className: "fp-marker " + D.cls + (many ? " fp-many" : ""), html: ic[0],
       iconSize: [ic[1], ic[1]], iconAnchor: [ic[1] / 2, ic[1] / 2], popupAnchor: [0, -ic[1] / 2]}});
     L.marker([m[0], m[1]], {{icon: icon, riseOnHover: true}})
       .bindPopup(m[3]).bindTooltip(m[4], {{direction: "top", offset: [0, -ic[1] / 2]}})
@@ -1193,7 +1212,8 @@ def _add_marker_layers(
             markers.append([pts[i][0], pts[i][1], key, _popup_table(name, prow), _esc(tip)])
         cls = "fp-site" if planned else "fp-facility"
         add_group(name, "facplan_sites" if planned else "facplan_facilities", _MARKERS_JS,
-                  {"m": markers, "icons": icons, "cls": cls})
+                  {"m": markers, "icons": icons, "cls": cls, "many": MANY_MARKERS,
+                   "minScale": MARKER_MIN_SCALE, "full": MARKER_FULL_ZOOM})
 
 
 def _static_legend(
