@@ -390,7 +390,8 @@ def run(
     whatif = None
     if siting_in is not None:
         with timer.stage("what-if"):
-            whatif = _whatif(siting_in, kind_tiers, chosen_rows, pop, cells, layers.communities)
+            whatif = _whatif(siting_in, kind_tiers, chosen_rows, pop, cells, layers.communities,
+                             _candidate_snap_m(net, candidates))
 
     with timer.stage("access after"):
         for kind, tier in kind_tiers:
@@ -435,8 +436,7 @@ def run(
             )
 
     with timer.stage("tables"):
-        cand_snap = (net.snap_m[2] if net.snap_m is not None and candidates is not None
-                     else np.full(0 if candidates is None else len(candidates), np.nan))
+        cand_snap = _candidate_snap_m(net, candidates)
         sites = _sites_frame(chosen_rows, candidates, crs, cand_snap)
         catchments = _catchments(net.graph, sites, cand_nodes, chosen_rows, standards)
         ring_frame = rings.ring_layer(net.graph, kind_tiers, {
@@ -509,9 +509,16 @@ def run(
     )
 
 
+def _candidate_snap_m(net: _Network, candidates: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Each candidate's ``snap_m`` (metres to the network; NaN when not attached)."""
+    if net.snap_m is not None and candidates is not None:
+        return net.snap_m[2]
+    return np.full(0 if candidates is None else len(candidates), np.nan)
+
+
 def _whatif(
     inp: SitingInput, kind_tiers: list, chosen_rows: list[dict], pop: np.ndarray,
-    cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None,
+    cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, cand_snap_m: np.ndarray,
 ) -> Any:
     """The map's what-if payload (:mod:`facplan.whatif`), with each site's community."""
     from facplan.whatif import build_whatif
@@ -521,6 +528,8 @@ def _whatif(
         community_of_cell=cells["community_id"].to_numpy(dtype=object),
         max_pairs=inp.scenario.map.max_whatif_pairs,
     )
+    if w is not None and w.site_frame is not None:
+        w.site_frame = w.site_frame.assign(snap_m=cand_snap_m[np.asarray(w.sites, dtype=int)])
     if w is not None and communities is not None and len(w.sites):
         w.site_community = [
             None if c is None or c != c else str(c)

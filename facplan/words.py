@@ -48,6 +48,7 @@ _ZH = {
     "coverage curve": "覆盖曲线",
     "walking network": "步行网络",
     "nodes": "节点",
+    "an origin–destination table of {n} cell–site pairs": "起讫点距离表，{n} 对人口单元–选址",
     "edges": "路段",
     "cells": "个人口单元",
     "population {total} in {cells} cells": "人口 {total}，{cells} 个人口单元",

@@ -18,6 +18,7 @@ from PIL import Image
 from shapely.geometry import box
 
 import facplan
+from facplan.io.online import osmnx_folder
 from facplan.scenario import scenario_from_dict
 
 from .conftest import shared_file
@@ -114,7 +115,7 @@ def runs(tmp_path_factory, poa):  # noqa: F811
         "optimize": [{"kind": "clinic", "tier": "all", "model": "mclp", "sites": 2}],
         "map": {"tiles": "none"},
     }
-    online = {"online": {"offline": True, "cache_folder": str(settings.folder)}}
+    online = {"online": {"offline": True, "cache_folder": str(osmnx_folder(settings))}}
     nets = {
         "pbf": {"network": {"pbf": str(shared_file("porto_alegre", "poa_osm.pbf"))}},
         "graphml": {"network": {"graphml": "area.graphml"}},

@@ -157,11 +157,12 @@ def test_coverage_curve_keeps_units_apart():
 
     entries = [
         {"kind": "k", "tier": "all", "model": "mclp", "objective_unit": "people",
-         "covered_before": 100.0, "objective": 50.0},
+         "covered_before": 100.0, "objective": 50.0, "selected": ["a", "b"]},
         {"kind": "k", "tier": "all", "model": "pmedian", "objective_unit": "person-metres",
-         "covered_before": 100.0, "objective": 7000.0, "objective_before": 9000.0},
+         "covered_before": 100.0, "objective": 7000.0, "objective_before": 9000.0,
+         "selected": ["c"]},
     ]
-    sites = pd.DataFrame({"optimize": [0, 0, 1], "rank": [1, 2, 1],
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "rank": [1, 2, 1],
                           "marginal_population": [30.0, 20.0, 2000.0], "cost": 1.0})
     curves = coverage_curves(types.SimpleNamespace(summary={"optimize": entries}, sites=sites))
     assert curves[0]["unit"] == "people" and curves[0]["covered"] == [100.0, 130.0, 150.0]

@@ -280,7 +280,7 @@ function facplanWhatIfInit(C, D) {
       feats.push({type: "Feature", geometry: geomCache[s], properties: {
         site_id: st[0], kind: st[1], tier: tier, rank: r.get(s)[0],
         marginal_population: r.get(s)[1], cost: st[2], community_id: st[6],
-        phase: ph === undefined ? null : ph, name: st[7], tag: st[8]
+        phase: ph === undefined ? null : ph, name: st[7], tag: st[8], snap_m: st[9]
       }});
     });
     return {type: "FeatureCollection", features: feats};

@@ -304,7 +304,9 @@ def write_report(path: Path, result: Result) -> None:
     s = result.summary
     net = s["network"]
     net_text = (f"{net['nodes']:,} {t('nodes')}, {net['edges']:,} {t('edges')}"
-                if "nodes" in net else f"{net.get('matrix_pairs', 0):,} OD pairs")
+                if "nodes" in net else
+                t("an origin–destination table of {n} cell–site pairs").format(
+                    n=f"{net.get('matrix_pairs', 0):,}"))
     lines = [
         f"# {md_text(s['scenario'])}",
         "",

@@ -269,7 +269,7 @@ def whatif_data(
         [str(sid), str(kind), costs[i], float(xy[i, 1]), float(xy[i, 0]),
          [w.open_keys.index(k) for k in w.site_keys[i]],
          w.site_community[i] if i < len(w.site_community) else None,
-         text("name", i), text("tag", i)]
+         text("name", i), text("tag", i), _snap(frame, i)]
         for i, (sid, kind) in enumerate(zip(frame["site_id"] if len(frame) else [],
                                             frame["kind"] if len(frame) else [], strict=True))
     ]
@@ -299,6 +299,14 @@ def whatif_data(
     data["cellRow"] = None if cell_rows is None else [int(v) for v in cell_rows]
     data["hex"] = None if hex_of_row is None else [int(v) for v in hex_of_row]
     return data
+
+
+def _snap(frame: gpd.GeoDataFrame, i: int) -> float | None:
+    """The site's ``snap_m`` (as sites.geojson writes it: None when not attached)."""
+    if "snap_m" not in frame.columns:
+        return None
+    v = float(frame["snap_m"].iloc[i])
+    return round(v, 4) if np.isfinite(v) else None
 
 
 def _js(obj: Any) -> str:
