@@ -21,7 +21,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["FORMULA_PREFIXES", "console_text", "csv_cell", "csv_safe", "md_code", "md_text"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "console_text",
+    "csv_cell",
+    "csv_safe",
+    "js_json",
+    "md_code",
+    "md_text",
+]
 
 #: First characters that make a spreadsheet read a CSV cell as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -86,3 +94,16 @@ def csv_safe(df: Any) -> Any:
         if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
             out[col] = out[col].map(csv_cell)
     return out
+
+
+def js_json(obj: Any) -> str:
+    """``obj`` as JSON that is safe inside an HTML ``<script>``: ``<``, ``>``, ``&`` and
+    the line separators U+2028/U+2029 are escaped, so no user text can close the script
+    or start markup."""
+    import json
+
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for ch, rep in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        s = s.replace(ch, rep)
+    return s

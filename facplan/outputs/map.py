@@ -29,7 +29,6 @@ import base64
 import functools
 import html
 import itertools
-import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
+from facplan.escape import js_json as _js
 from facplan.keys import COVER_EPS_M
 from facplan.outputs.geojson import round_values
 
@@ -217,13 +217,6 @@ def _esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _js(obj: Any) -> str:
-    """JSON that is safe inside ``<script>``: no ``<``, ``>``, ``&`` or line separators."""
-    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for ch, rep in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        s = s.replace(ch, rep)
-    return s
 
 
 def _num(v: Any, decimals: int = 0) -> float | int | None:

@@ -35,6 +35,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from facplan.escape import js_json as _js
 from facplan.outputs.map import KIND_LABELS, TIER_LABELS, bilingual, kind_label, tier_label
 
 if TYPE_CHECKING:
@@ -309,13 +310,6 @@ def _snap(frame: gpd.GeoDataFrame, i: int) -> float | None:
     return round(v, 4) if np.isfinite(v) else None
 
 
-def _js(obj: Any) -> str:
-    """JSON that is safe inside ``<script>``: no ``<``, ``>``, ``&`` or line separators."""
-    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for ch, rep in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        s = s.replace(ch, rep)
-    return s
 
 
 def _asset(name: str) -> str:
