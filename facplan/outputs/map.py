@@ -586,240 +586,27 @@ class _Script(MacroElement):
         self.get_root().script.add_child(_Text("\n" + self.code()), name=self.get_name())
 
 
-_CSS = """
-.leaflet-container { background: #f2f1ec; font: 12px/1.35 system-ui, -apple-system,
-  "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; }
-.leaflet-control.fp-title { clear: none; background: rgba(255,255,255,.94); padding: 5px 12px;
-  border-radius: 4px; font-weight: 600; font-size: 15px; line-height: 1.3;
-  box-shadow: 0 1px 5px rgba(0,0,0,.4); max-width: 40vw; overflow: hidden;
-  text-overflow: ellipsis; white-space: nowrap; }
-.leaflet-control-layers-expanded { padding: 4px 8px; }
-.fp-panel { background: rgba(255,255,255,.95); padding: 6px 8px; max-width: 340px;
-  border-radius: 4px; box-shadow: 0 1px 5px rgba(0,0,0,.4); }
-.fp-panel .fp-h { font-weight: 600; margin: 0 0 3px; }
-.fp-panel select { max-width: 100%; margin-bottom: 3px; font: inherit; }
-.fp-panel summary { cursor: pointer; font-weight: 600; }
-.fp-legend .fp-row b { font-weight: 600; }
-.fp-sw { display: inline-block; width: 14px; height: 11px; border: 1px solid #555;
-  flex: none; box-sizing: border-box; }
-.fp-static { border-top: 1px solid #ccc; margin-top: 4px; padding-top: 3px; }
-.fp-row { display: flex; flex-wrap: wrap; gap: 2px 10px; margin: 2px 0; }
-.fp-item { display: inline-flex; align-items: center; gap: 4px; }
-.fp-item svg { flex: none; }
-.fp-label span { display: inline-block; transform: translate(-50%, -50%);
-  white-space: nowrap; font-size: 11px; font-weight: 600; color: #222;
-  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
-.fp-nolabels .fp-label { display: none; }
-.fp-marker { background: none; border: none; }
-.fp-marker.fp-many svg { transform: scale(var(--fp-marker-scale, 1)); transform-origin: 50% 50%; }
-.fp-pop table { border-collapse: collapse; margin-top: 4px; }
-.fp-pop th { text-align: left; padding: 1px 8px 1px 0; font-weight: 500; color: #555; }
-.fp-pop td { padding: 1px 0; }
-"""
+def asset_text(name: str) -> str:
+    """A file of ``facplan/assets`` (the map's stylesheet and script templates), read with
+    :mod:`importlib.resources` so that it works from a wheel or a zip as from a checkout."""
+    from importlib import resources
+
+    return resources.files("facplan").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+#: The map's stylesheet and script templates (``str.format`` fields in braces).
+_CSS = asset_text("map.css")
 
 # The shared helpers; the map's layer scripts register themselves on this object.
-_CORE_JS = """
-var {core} = (function () {{
-  var C = {data};
-  C.map = {map};
-  C.view = 0;
-  C.esc = function (s) {{
-    return String(s).replace(/[&<>"']/g, function (c) {{
-      return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}}[c];
-    }});
-  }};
-  C.fmt = function (v) {{ return v === null || v === undefined ? "—" : Math.round(v).toLocaleString("en-US"); }};
-  C.colour = function (d, v) {{
-    if (d === null || d === undefined) return C.unreachable;
-    var b = C.views[v].b;
-    for (var i = 0; i < b.length; i++) {{ if (d <= b[i] + {eps}) return C.pal[i]; }}
-    return C.pal[b.length];
-  }};
-  C.setView = function (v) {{
-    C.view = v;
-    if (C.cells) C.cells.setStyle(C.cellStyle);
-    if (C.select) C.select.value = String(v);
-    if (C.drawLegend) C.drawLegend();
-  }};
-  L.control.scale({{imperial: false, maxWidth: 150}}).addTo(C.map);
-  var title = L.control({{position: "topleft"}});
-  title.onAdd = function () {{
-    var div = L.DomUtil.create("div", "fp-title");
-    div.innerHTML = C.title;
-    return div;
-  }};
-  title.addTo(C.map);
-  return C;
-}})();
-"""
+_CORE_JS = asset_text("map_core.js")
 
-_CELLS_JS = """
-(function (C, group) {{
-  var D = {data};
-  var feats = [];
-  for (var i = 0; i < D.g.length; i++) feats.push({{type: "Feature", geometry: D.g[i], properties: {{i: i}}}});
-  C.cellData = D;
-  C.cellStyle = function (f) {{
-    var c = C.colour(D.d.length ? D.d[C.view][f.properties.i] : null, C.view);
-    return {{className: "fp-cell", color: c, fillColor: c, fillOpacity: 0.62, opacity: 0.9, weight: D.pt ? 1 : 0.4}};
-  }};
-  var opts = {{
-    style: C.cellStyle,
-    pointToLayer: function (f, ll) {{ return L.circleMarker(ll, {{radius: 4, className: "fp-cell"}}); }}
-  }};
-  if (D.canvas) opts.renderer = L.canvas({{padding: 0.5}});
-  var lyr = L.geoJSON(feats, opts);
-  lyr.bindTooltip(function (l) {{
-    var i = l.feature.properties.i, t = C.t, rows = [];
-    var d = D.d.length ? D.d[C.view][i] : null;
-    if (D.agg) {{
-      rows.push(t.cells_n + ": " + D.n[i]);
-      rows.push(t.population + ": " + C.fmt(D.pop[i]));
-      if (D.d.length) rows.push(t.median + ": " + (d === null ? t.unreachable : C.fmt(d) + " m"));
-      var s = D.d.length ? D.cov[C.view][i] : null;
-      if (s !== null && s !== undefined) rows.push(t.share + ": " + Math.round(s * 100) + "%");
-    }} else {{
-      rows.push(t.id + ": " + C.esc(D.id[i]));
-      rows.push(t.population + ": " + C.fmt(D.pop[i]));
-      if (D.d.length) rows.push(t.distance + ": " + (d === null ? t.unreachable : C.fmt(d) + " m"));
-    }}
-    return rows.join("<br>");
-  }}, {{sticky: true}});
-  lyr.addTo(group);
-  C.cells = lyr;
-}})({core}, {group});
-"""
+_CELLS_JS = asset_text("map_cells.js")
 
-_POLYGONS_JS = """
-(function (C, group) {{
-  var D = {data};
-  var feats = [];
-  for (var i = 0; i < D.g.length; i++) feats.push({{type: "Feature", geometry: D.g[i], properties: {{i: i}}}});
-  var lyr = L.geoJSON(feats, {{
-    interactive: D.interactive,
-    style: function (f) {{
-      var s = Object.assign({{}}, D.style);
-      if (D.colour) {{ s.color = D.colour[f.properties.i]; s.fillColor = s.color; }}
-      return s;
-    }}
-  }});
-  if (D.tip) lyr.bindTooltip(function (l) {{ return D.tip[l.feature.properties.i]; }}, {{sticky: true}});
-  lyr.addTo(group);
-  if (D.labels) {{
-    for (var j = 0; j < D.labels.length; j++) {{
-      var a = D.labels[j];
-      L.marker([a[0], a[1]], {{
-        interactive: false, keyboard: false,
-        icon: L.divIcon({{className: "fp-label", html: "<span>" + a[2] + "</span>", iconSize: null}})
-      }}).addTo(group);
-    }}
-    if (D.labelMinZoom) {{
-      var hide = function () {{
-        L.DomUtil[C.map.getZoom() < D.labelMinZoom ? "addClass" : "removeClass"](
-          C.map.getContainer(), "fp-nolabels");
-      }};
-      C.map.on("zoomend", hide);
-      hide();
-    }}
-  }}
-}})({core}, {group});
-"""
+_POLYGONS_JS = asset_text("map_polygons.js")
 
-_MARKERS_JS = """
-(function (C, group) {{
-  var D = {data};
-  // many markers: they shrink when zoomed out (full size from zoom D.full on), so that
-  // they do not hide the cells under them
-  var many = D.m.length >= D.many;
-  if (many) {{
-    var rescale = function () {{
-      var z = C.map.getZoom();
-      var k = Math.max(D.minScale, Math.min(1, Math.pow(2, (z - D.full) / 2)));
-      C.map.getContainer().style.setProperty("--fp-marker-scale", String(k));
-    }};
-    C.map.on("zoomend", rescale);
-    rescale();
-  }}
-  for (var i = 0; i < D.m.length; i++) {{
-    var m = D.m[i], ic = D.icons[m[2]];
-    var icon = L.divIcon({{className: "fp-marker " + D.cls + (many ? " fp-many" : ""), html: ic[0],
-      iconSize: [ic[1], ic[1]], iconAnchor: [ic[1] / 2, ic[1] / 2], popupAnchor: [0, -ic[1] / 2]}});
-    L.marker([m[0], m[1]], {{icon: icon, riseOnHover: true}})
-      .bindPopup(m[3]).bindTooltip(m[4], {{direction: "top", offset: [0, -ic[1] / 2]}})
-      .addTo(group);
-  }}
-}})({core}, {group});
-"""
+_MARKERS_JS = asset_text("map_markers.js")
 
-_PANEL_JS = """
-(function (C) {{
-  var ctl = L.control({{position: "bottomleft"}});
-  ctl.onAdd = function () {{
-    var div = L.DomUtil.create("div", "fp-panel");
-    L.DomEvent.disableClickPropagation(div);
-    L.DomEvent.disableScrollPropagation(div);
-    if (C.views.length) {{
-      var h = L.DomUtil.create("div", "fp-h", div);
-      h.innerHTML = C.t.view;
-      var sel = L.DomUtil.create("select", "fp-view", div);
-      sel.setAttribute("aria-label", C.t.viewPlain);
-      for (var i = 0; i < C.views.length; i++) {{
-        var o = document.createElement("option");
-        o.value = String(i);
-        o.textContent = C.views[i].label;
-        sel.appendChild(o);
-      }}
-      sel.addEventListener("change", function () {{ C.setView(parseInt(sel.value, 10)); }});
-      C.select = sel;
-    }}
-    var det = L.DomUtil.create("details", "fp-details", div);
-    det.open = true;
-    L.DomUtil.create("summary", "", det).innerHTML = C.t.legend;
-    if (C.views.length) {{
-      var leg = L.DomUtil.create("div", "fp-legend", det);
-      C.drawLegend = function () {{
-        var v = C.views[C.view], b = v.b, rows = [];
-        var item = function (k, txt) {{
-          var c = k < 0 ? C.unreachable : C.pal[k];
-          return '<span class="fp-item"><span class="fp-sw" style="background:' + c + '"></span>' + txt + "</span>";
-        }};
-        var range = function (k) {{
-          return k === 0 ? "≤ " + C.fmt(b[0])
-            : k === b.length ? "> " + C.fmt(b[b.length - 1])
-            : C.fmt(b[k - 1]) + "–" + C.fmt(b[k]);
-        }};
-        var row = function (head, ks) {{
-          var out = '<div class="fp-row">' + (head ? "<b>" + head + "</b>" : "");
-          for (var j = 0; j < ks.length; j++) out += item(ks[j], ks[j] < 0 ? C.t.unreachable : range(ks[j]) + " m");
-          return out + "</div>";
-        }};
-        if (v.t !== null) {{
-          rows.push(row(C.t.covered + " (" + C.t.threshold + " " + C.fmt(v.t) + " m)", [0, 1]));
-          rows.push(row(C.t.not_covered, [2, 3, 4, -1]));
-        }} else {{
-          rows.push(row("", [0, 1, 2, 3, 4, -1]));
-        }}
-        if (C.cellData && C.cellData.agg) rows.push('<div class="fp-row">(' + C.t.aggregated + ")</div>");
-        leg.innerHTML = rows.join("");
-      }};
-      C.drawLegend();
-    }}
-    if (C.staticLegend) {{
-      var st = L.DomUtil.create("div", "fp-static", det);
-      st.innerHTML = C.staticLegend;
-    }}
-    return div;
-  }};
-  ctl.addTo(C.map);
-  if (C.bounds) {{
-    // fit the data into the part of the map the legend panel leaves free
-    var mw = C.map.getSize().x, pw = ctl.getContainer().offsetWidth;
-    C.map.fitBounds(C.bounds, {{
-      paddingTopLeft: [Math.min(pw + 20, mw * 0.4), 50], paddingBottomRight: [20, 20]
-    }});
-  }}
-}})({core});
-"""
+_PANEL_JS = asset_text("map_panel.js")
 
 
 def _seed_ids(root: Element, seed: int) -> None:
@@ -1406,29 +1193,7 @@ def _add_rings(
     group.add_to(m)
 
 
-_STREETS_JS = """
-(function (map, group) {{
-  var D = {data};
-  if (!map.getPane("fpStreets")) map.createPane("fpStreets").style.zIndex = 350;
-  L.geoJSON({{type: "Feature", geometry: D.g, properties: {{}}}}, {{
-    pane: "fpStreets", interactive: false, style: function () {{ return D.style; }}
-  }}).addTo(group);
-  // tiles that cannot load (an intranet): after a few failures and no success, show
-  // the streets instead; the failures stay network events, not errors of this page
-  map.eachLayer(function (t) {{
-    if (!(t instanceof L.TileLayer)) return;
-    var failed = 0, loaded = 0;
-    t.on("tileload", function () {{ loaded += 1; }});
-    t.on("tileerror", function () {{
-      failed += 1;
-      if (failed >= D.failures && loaded === 0 && map.hasLayer(t)) {{
-        map.removeLayer(t);
-        if (!map.hasLayer(group)) map.addLayer(group);
-      }}
-    }});
-  }});
-}})({map}, {group});
-"""
+_STREETS_JS = asset_text("map_streets.js")
 
 
 def _add_streets(m: folium.Map, streets: gpd.GeoDataFrame, lang: str, tiles: str) -> None:

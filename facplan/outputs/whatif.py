@@ -28,7 +28,6 @@ import base64
 import html
 import json
 from collections.abc import Sequence
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -36,7 +35,14 @@ import numpy as np
 import shapely
 
 from facplan.escape import js_json as _js
-from facplan.outputs.map import KIND_LABELS, TIER_LABELS, bilingual, kind_label, tier_label
+from facplan.outputs.map import (
+    KIND_LABELS,
+    TIER_LABELS,
+    asset_text,
+    bilingual,
+    kind_label,
+    tier_label,
+)
 
 if TYPE_CHECKING:
     from facplan.whatif import WhatIf
@@ -312,13 +318,12 @@ def _snap(frame: gpd.GeoDataFrame, i: int) -> float | None:
 
 
 
-def _asset(name: str) -> str:
-    return resources.files("facplan").joinpath("assets", name).read_text(encoding="utf-8")
+
 
 
 def whatif_css() -> str:
     """The panel's stylesheet (``facplan/assets/whatif.css``)."""
-    return _asset("whatif.css")
+    return asset_text("whatif.css")
 
 
 def _html_escaped(obj: Any) -> Any:
@@ -336,5 +341,5 @@ def _html_escaped(obj: Any) -> Any:
 
 def whatif_script(core: str, data: dict[str, Any]) -> str:
     """The page script: the panel code, then its start on the map's core object ``core``."""
-    code = _asset("whatif.js").replace("</script", "<\\/script")
+    code = asset_text("whatif.js").replace("</script", "<\\/script")
     return f"{code}\nfacplanWhatIfInit({core}, {_js(_html_escaped(data))});\n"
