@@ -141,15 +141,24 @@ def build_whatif(
         return None
     standards = inp.standards
     routes: GraphRoutes | MatrixRoutes = inp.routes
+    # a capacitated kind/tier's coverage is the people served within capacities, which
+    # depends on the whole assignment: the panel leaves it out rather than show a
+    # different figure than the run
+    capacitated = {(o.kind, o.tier) for o in sc.optimize if o.capacitated}
+    kind_tiers = [kt for kt in kind_tiers if kt not in capacitated]
     keys = [_key(k, t) for k, t in kind_tiers]
     open_pairs: list[tuple[str, str]] = []
     for spec in sc.optimize:
-        if (spec.kind, spec.tier) not in open_pairs:
+        if (spec.kind, spec.tier) not in open_pairs and (spec.kind, spec.tier) not in capacitated:
             open_pairs.append((spec.kind, spec.tier))
+    if not open_pairs:
+        return None
     open_keys = [_key(k, t) for k, t in open_pairs]
     # eligible rows per open key (any entry of that kind/tier)
     elig: dict[str, set[int]] = {k: set() for k in open_keys}
     for spec in sc.optimize:
+        if (spec.kind, spec.tier) in capacitated:
+            continue
         elig[_key(spec.kind, spec.tier)].update(eligible_rows(inp, spec).tolist())
     sites = np.array(sorted(set().union(*elig.values())), dtype=np.int64)
     pos = {int(r): i for i, r in enumerate(sites)}
@@ -183,9 +192,9 @@ def build_whatif(
         thr[key] = float(std.walk_m)
         base[key] = np.flatnonzero(access.covered_mask(inp.before[(kind, tier)], std.walk_m))
 
-    budgets = _budgets(sc)
+    budgets = [b for b in _budgets(sc) if set(b["keys"]) <= set(open_keys)]
     plan = [(pos[int(r["_row"])], _key(r["kind"], r["tier"])) for r in chosen_rows
-            if int(r["_row"]) in pos]
+            if int(r["_row"]) in pos and _key(r["kind"], r["tier"]) in open_keys]
     out = WhatIf(
         keys=keys, threshold_m=thr, open_keys=open_keys, serves=serves,
         population=np.asarray(population, dtype=float),
