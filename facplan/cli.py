@@ -72,6 +72,10 @@ def _run_scenario(
             scenario = facplan.load_scenario(path)
             if offline:
                 scenario.online.offline = True
+            if scenario.report.pdf:  # a missing browser is found now, not after the work
+                from facplan.outputs.report_html import require_pdf_browser
+
+                require_pdf_browser()
             warnings.simplefilter("always", FacplanWarning)
             with err.status("starting…") as status:
                 result = run(scenario, progress=lambda s: status.update(f"{s}…"), cache=cache)

@@ -51,6 +51,13 @@ def validate_inputs(scenario: Scenario) -> list[str]:
         check_network(scenario.network, scenario.online)
     except InputError as exc:
         problems.append(str(exc))
+    if scenario.report.pdf:
+        from facplan.outputs.report_html import require_pdf_browser
+
+        try:
+            require_pdf_browser()
+        except InputError as exc:
+            problems.append(str(exc))
     if not problems:
         from facplan.inputs import load_layers
 

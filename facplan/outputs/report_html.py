@@ -484,6 +484,29 @@ def find_chromium() -> str | None:
     return None
 
 
+def require_pdf_browser() -> str:
+    """The browser :func:`write_report_pdf` prints with; checked by ``facplan validate``
+    and at the start of ``facplan run`` when a scenario asks for ``report: {pdf: true}``,
+    so that a missing browser is found before the work, not after it.
+
+    Raises
+    ------
+    InputError
+        No Chromium-family browser is found.
+    """
+    from facplan._errors import InputError
+
+    browser = find_chromium()
+    if browser is None:
+        raise InputError(
+            "report.pdf needs a Chromium-family browser (chromium, google-chrome or msedge on "
+            "the PATH, or FACPLAN_CHROMIUM=/path/to/browser); install one or set "
+            "'report: {pdf: false}'",
+            field="report.pdf",
+        )
+    return browser
+
+
 def write_report_pdf(html_path: Path, pdf_path: Path, *, timeout_s: float = 120.0) -> None:
     """Print ``html_path`` to ``pdf_path`` (A4, from the page's own ``@page`` rule) with a
     headless Chromium, with no network (every host name fails to resolve).
@@ -499,14 +522,7 @@ def write_report_pdf(html_path: Path, pdf_path: Path, *, timeout_s: float = 120.
 
     from facplan._errors import InputError
 
-    browser = find_chromium()
-    if browser is None:
-        raise InputError(
-            "report.pdf needs a Chromium-family browser (chromium, google-chrome or msedge on "
-            "the PATH, or FACPLAN_CHROMIUM=/path/to/browser); install one or set "
-            "'report: {pdf: false}'",
-            field="report.pdf",
-        )
+    browser = require_pdf_browser()
     with tempfile.TemporaryDirectory(prefix="facplan-pdf-") as profile:
         cmd = [browser, "--headless=new", "--no-sandbox", "--disable-gpu",
                "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
