@@ -517,7 +517,7 @@ def worker_snap(case: str, meta: dict, rec: Recorder, args) -> None:
 
     inp = read_case_inputs(OUT / case)
     crs = utm_of(inp["cell_lon"], inp["cell_lat"])
-    graph = network.read_pbf(meta["pbf"], crs=crs)
+    graph = io_network.read_pbf(meta["pbf"], crs=crs)
     labels, sizes = network.components(graph)
     seg = np.flatnonzero((sizes[labels] >= 50)[graph.edge_u])
     ea, eb = graph.edge_u[seg].astype(np.int64), graph.edge_v[seg].astype(np.int64)
