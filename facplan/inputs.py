@@ -32,10 +32,7 @@ from facplan.io.vector import require_unique_ids
 from facplan.plausible import check_population_total
 from facplan.scenario import Scenario
 
-__all__ = ["Layers", "load_layers", "RESIDENTIAL_LAND"]
-
-#: The OSM land use inside which an untyped building (building=yes) counts as a home.
-RESIDENTIAL_LAND = {"landuse": ["residential"]}
+__all__ = ["Layers", "load_layers"]
 
 
 @dataclass
@@ -155,6 +152,7 @@ def _load_layers(scenario: Scenario, standards: dict) -> Layers:
         if (d.buildings == "osm" and d.osm_file is None and default_pbf is None
                 and scenario.network.online):
             from facplan.io.online import read_online_buildings, read_online_features
+            from facplan.io.osm import RESIDENTIAL_LAND
 
             buildings = read_online_buildings(area=_online_area(scenario),
                                               settings=scenario.online)

@@ -35,6 +35,7 @@ import shapely
 from pyproj import CRS
 
 from facplan._errors import InputError
+from facplan.cells import community_of
 from facplan.io.crs import require_projected
 from facplan.io.osm import parse_levels
 from facplan.io.vector import check_geometries, require_fields, require_unique_ids
@@ -226,7 +227,8 @@ def dasymetric_population(
         comm = _communities(communities, crs)
         all_ids = comm["community_id"].tolist()
         comm_geom = dict(zip(all_ids, comm.geometry.values, strict=True))
-        comm_ids = _community_of(points, comm)
+        pos = community_of(points, comm)  # the one point-in-community rule
+        comm_ids = np.where(pos >= 0, comm["community_id"].to_numpy(dtype=object)[pos], None)
         inside = np.array([c is not None for c in comm_ids], dtype=bool)
         outside = int((~inside).sum())
         floor, points, comm_ids = floor[inside], points[inside], comm_ids[inside]
@@ -319,18 +321,6 @@ def _communities(communities: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
         crs=crs,
     )
     return comm.sort_values("community_id", kind="stable").reset_index(drop=True)
-
-
-def _community_of(points: np.ndarray, comm: gpd.GeoDataFrame) -> np.ndarray:
-    """Community id holding each point (the lowest id on a shared border), else None."""
-    out = np.full(len(points), None, dtype=object)
-    tree = shapely.STRtree(comm.geometry.values)
-    pt, cm = tree.query(points, predicate="intersects")
-    order = np.lexsort((cm, pt))  # comm is sorted by id, so the lowest index wins
-    pt, cm = pt[order], cm[order]
-    first = np.r_[True, pt[1:] != pt[:-1]] if len(pt) else np.zeros(0, dtype=bool)
-    out[pt[first]] = comm["community_id"].to_numpy(dtype=object)[cm[first]]
-    return out
 
 
 def _check_totals(totals: pd.Series, ids: list[str]) -> pd.Series:

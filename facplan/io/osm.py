@@ -55,6 +55,7 @@ __all__ = [
     "NEW_BUILD_FIXED_COST",
     "RETROFIT_COST_PER_M2",
     "MIN_SITE_AREA_M2",
+    "RESIDENTIAL_LAND",
 ]
 
 #: ``landuse`` values read as open land where a new sports park could be built.
@@ -546,10 +547,15 @@ def osm_facilities(
 # -------------------------------------------------------------------- buildings
 
 
+#: The OSM land use inside which an untyped building (building=yes) counts as a home
+#: (:mod:`facplan.io.dasymetric`).
+RESIDENTIAL_LAND = {"landuse": ["residential"]}
+
+
 def read_osm_residential_areas(pbf: str | PathLike[str] | Any) -> gpd.GeoDataFrame:
     """``landuse=residential`` polygons of an extract (EPSG:4326; possibly empty)."""
     osm = open_pbf(pbf)
-    gdf = _having(_tagged(osm, {"landuse": ["residential"]}, ["landuse"]), "landuse",
+    gdf = _having(_tagged(osm, RESIDENTIAL_LAND, ["landuse"]), "landuse",
                   ("residential",))
     gdf, _ = repair_geometries(gdf, keep_points=False)
     return gpd.GeoDataFrame(geometry=gdf.geometry.values, crs=4326)
